@@ -1,0 +1,114 @@
+// Jobs: what a user asked for (JobSpec), where it runs (Allocation), and what happened
+// (Job with its per-rank TaskRecords). Value types only; the controller owns the instances.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "model/resources.h"
+
+namespace weft::model {
+
+using JobId = std::int64_t;
+
+enum class JobState {
+  kPending,
+  kRunning,
+  kCompleted,
+  kFailed,
+  kCancelled,
+  kTimeout,
+  kOomKilled,
+  kNodeFail,
+  kPreempted,
+};
+
+std::string_view ToString(JobState state);
+std::optional<JobState> ParseJobState(std::string_view text);
+bool IsFinal(JobState state);
+// The lifecycle table: PENDING → RUNNING → final; PENDING → CANCELLED; a preempted or
+// node-failed job with retries left goes RUNNING → PENDING. Everything else is refused.
+bool CanTransition(JobState from, JobState to);
+
+struct JobSpec {
+  std::string name;
+  int num_nodes = 1;
+  Resources per_node;            // per node (rank); cpu = cpus_per_task * tasks_per_node
+  int cpus_per_task = 1;         // -c, for SLURM_CPUS_PER_TASK
+  int tasks_per_node = 1;        // --ntasks-per-node / -n, for SLURM_NTASKS*
+  std::string gpu_model;         // "" = any model
+  std::optional<Duration> time_limit;  // nullopt = no limit
+  int priority = 0;              // higher runs first
+  std::string queue;             // -A / YAML queue
+  std::vector<std::string> pools;  // -p, failover order; empty = any
+  bool exclusive = false;        // whole nodes
+  bool preemptible = false;
+  int max_retries = 0;
+  bool requeue = false;
+  std::string script;            // full text, starting with #!
+  std::vector<std::string> args;  // passed to the script
+  std::map<std::string, std::string> env;  // exported to every rank
+  std::string submit_dir;        // absolute; where the job was submitted
+  std::string work_dir;          // absolute; --chdir, defaults to submit_dir
+  std::string output_pattern;    // -o, "" = default
+  std::string error_pattern;     // -e, "" = merged into output
+  std::string user;
+};
+
+// Resources one rank holds on one node.
+struct NodeAllocation {
+  std::string node;
+  Resources resources;
+  std::vector<int> gpu_ids;  // slot indices on that node
+};
+
+struct Allocation {
+  std::vector<NodeAllocation> ranks;  // index = rank
+};
+
+enum class TaskPhase { kAssigned, kRunning, kExited };
+std::string_view ToString(TaskPhase phase);
+
+// How one rank ended, as the agent reported it.
+struct TaskExit {
+  int exit_code = 0;        // 128+signal when killed by a signal
+  int signal = 0;           // 0 = exited normally
+  bool timed_out = false;   // killed for passing the time limit
+  bool oom_killed = false;
+  bool killed_by_agent = false;  // killed because it was no longer wanted (cancel, gang teardown)
+};
+
+struct TaskRecord {
+  TaskPhase phase = TaskPhase::kAssigned;
+  std::optional<TimePoint> start_time;
+  std::optional<TimePoint> end_time;
+  std::optional<TaskExit> exit;
+  std::string output_path;  // resolved stdout file
+  std::string error_path;   // resolved stderr file ("" = merged)
+};
+
+struct Job {
+  JobId id = 0;
+  JobSpec spec;
+  JobState state = JobState::kPending;
+  std::string reason;  // why pending, or how it ended
+  TimePoint submit_time{};
+  std::optional<TimePoint> start_time;
+  std::optional<TimePoint> end_time;
+  int exit_code = 0;
+  int exit_signal = 0;
+  int restart_count = 0;
+  int master_port = 0;
+  Allocation allocation;         // empty while pending
+  std::vector<TaskRecord> tasks;  // one per rank while running or finished
+
+  // True while any rank may still hold resources on its node (assigned or running).
+  bool HoldsResources() const;
+};
+
+}  // namespace weft::model

@@ -1,0 +1,37 @@
+// JSON encoding of the model types: one mapping shared by the store (durable records), the
+// REST API and the agent protocol, so field names cannot drift between them.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "model/job.h"
+#include "model/node.h"
+#include "model/task.h"
+
+namespace weft::model {
+
+void to_json(nlohmann::json& j, const Resources& r);
+void to_json(nlohmann::json& j, const JobSpec& s);
+void to_json(nlohmann::json& j, const NodeAllocation& a);
+void to_json(nlohmann::json& j, const TaskExit& e);
+void to_json(nlohmann::json& j, const TaskRecord& t);
+void to_json(nlohmann::json& j, const Job& job);
+void to_json(nlohmann::json& j, const Node& n);
+void to_json(nlohmann::json& j, const TaskKey& k);
+void to_json(nlohmann::json& j, const TaskAssignment& a);
+void to_json(nlohmann::json& j, const TaskReport& r);
+void to_json(nlohmann::json& j, const NodeReport& r);
+void to_json(nlohmann::json& j, const NodeAssignments& a);
+
+// Decoders report the first bad field as kInvalidArgument ("field 'num_nodes': ...").
+Result<JobSpec> JobSpecFromJson(const nlohmann::json& j);
+Result<Job> JobFromJson(const nlohmann::json& j);
+Result<Node> NodeFromJson(const nlohmann::json& j);
+Result<NodeReport> NodeReportFromJson(const nlohmann::json& j);
+Result<NodeAssignments> NodeAssignmentsFromJson(const nlohmann::json& j);
+
+// Parses text as JSON without throwing.
+Result<nlohmann::json> ParseJson(std::string_view text);
+
+}  // namespace weft::model

@@ -1,0 +1,60 @@
+// The contract between the controller and a node agent: what one rank of a job should run
+// (TaskAssignment, controller → agent) and what became of it (TaskReport, agent → controller).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "model/job.h"
+
+namespace weft::model {
+
+struct TaskKey {
+  JobId job_id = 0;
+  int rank = 0;
+  int attempt = 0;  // restart count of the job when this task was assigned
+  auto operator<=>(const TaskKey&) const = default;
+};
+std::string ToString(const TaskKey& key);  // "12.0" or "12.0@1" for a restarted job
+
+struct TaskAssignment {
+  TaskKey key;
+  std::string script;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;  // complete environment of the task
+  std::string work_dir;
+  std::string output_path;
+  std::string error_path;  // "" = merged into output
+  std::optional<Duration> time_limit;
+  Resources resources;
+  std::vector<int> gpu_ids;
+};
+
+struct TaskReport {
+  TaskKey key;
+  TaskPhase phase = TaskPhase::kRunning;
+  std::optional<TimePoint> start_time;
+  std::optional<TimePoint> end_time;
+  std::optional<TaskExit> exit;
+};
+
+// An agent's periodic, level-triggered report: who it is, what it has, every task it knows.
+struct NodeReport {
+  std::string name;
+  std::string address;
+  Resources capacity;
+  std::string gpu_model;
+  std::map<std::string, std::string> labels;
+  std::vector<TaskReport> tasks;
+};
+
+// The controller's answer to a watch: the complete set of tasks the node should run.
+struct NodeAssignments {
+  std::int64_t version = 0;
+  std::vector<TaskAssignment> tasks;
+};
+
+}  // namespace weft::model
