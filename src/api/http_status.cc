@@ -1,0 +1,38 @@
+#include "api/http_status.h"
+
+#include <array>
+#include <utility>
+
+namespace weft::api {
+namespace {
+constexpr std::array<std::pair<ErrorCode, int>, 12> kTable{{
+    {ErrorCode::kInvalidArgument, 400},
+    {ErrorCode::kUnauthenticated, 401},
+    {ErrorCode::kPermissionDenied, 403},
+    {ErrorCode::kNotFound, 404},
+    {ErrorCode::kAlreadyExists, 409},
+    {ErrorCode::kAborted, 409},
+    {ErrorCode::kFailedPrecondition, 412},
+    {ErrorCode::kResourceExhausted, 429},
+    {ErrorCode::kInternal, 500},
+    {ErrorCode::kUnimplemented, 501},
+    {ErrorCode::kUnavailable, 503},
+    {ErrorCode::kDeadlineExceeded, 504},
+}};
+}  // namespace
+
+int HttpStatusFor(ErrorCode code) {
+  for (const auto& [c, status] : kTable) {
+    if (c == code) return status;
+  }
+  return 500;
+}
+
+ErrorCode ErrorCodeForStatus(int status) {
+  for (const auto& [c, s] : kTable) {
+    if (s == status) return c;
+  }
+  return ErrorCode::kInternal;
+}
+
+}  // namespace weft::api

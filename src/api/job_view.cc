@@ -1,0 +1,69 @@
+#include "api/job_view.h"
+
+#include "model/json.h"
+
+namespace weft::api {
+
+using nlohmann::json;
+
+namespace {
+json OptTime(const std::optional<TimePoint>& t) {
+  return t ? json(static_cast<double>(ToUnixMicros(*t)) / 1e6) : json(nullptr);
+}
+}  // namespace
+
+json JobSummary(const model::Job& job) {
+  json nodes = json::array();
+  for (const auto& rank : job.allocation.ranks) nodes.push_back(rank.node);
+  return json{
+      {"id", job.id},
+      {"name", job.spec.name},
+      {"user", job.spec.user},
+      {"queue", job.spec.queue},
+      {"state", model::ToString(job.state)},
+      {"reason", job.reason},
+      {"priority", job.spec.priority},
+      {"num_nodes", job.spec.num_nodes},
+      {"resources", job.spec.per_node},
+      {"gpu_model", job.spec.gpu_model},
+      {"time_limit_s", job.spec.time_limit ? json(job.spec.time_limit->count() / 1000000) : json(nullptr)},
+      {"submit_time", OptTime(job.submit_time)},
+      {"start_time", OptTime(job.start_time)},
+      {"end_time", OptTime(job.end_time)},
+      {"exit_code", job.exit_code},
+      {"exit_signal", job.exit_signal},
+      {"restart_count", job.restart_count},
+      {"nodes", nodes},
+      {"work_dir", job.spec.work_dir},
+  };
+}
+
+json JobDetail(const model::Job& job) {
+  json j = JobSummary(job);
+  j["spec"] = job.spec;
+  j["master_port"] = job.master_port;
+  json ranks = json::array();
+  for (std::size_t r = 0; r < job.allocation.ranks.size(); ++r) {
+    json rank = job.allocation.ranks[r];
+    if (r < job.tasks.size()) rank["task"] = job.tasks[r];
+    ranks.push_back(std::move(rank));
+  }
+  j["ranks"] = std::move(ranks);
+  return j;
+}
+
+json NodeView(const controller::NodeStatus& status) {
+  json jobs = status.jobs;
+  return json{{"name", status.node.name},
+              {"address", status.node.address},
+              {"pool", status.node.pool},
+              {"state", model::ToString(status.state)},
+              {"capacity", status.node.capacity},
+              {"allocated", status.allocated},
+              {"gpu_model", status.node.gpu_model},
+              {"labels", status.node.labels},
+              {"jobs", jobs},
+              {"last_heartbeat", static_cast<double>(ToUnixMicros(status.node.last_heartbeat)) / 1e6}};
+}
+
+}  // namespace weft::api

@@ -1,0 +1,24 @@
+// `weft server`: opens the durable state, restores the controller, serves the REST API and
+// runs until SIGTERM or SIGINT.
+#pragma once
+
+#include <string>
+
+#include "common/error.h"
+
+namespace weft::api {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:8642";  // port 0 picks a free port (see DIR/address)
+  std::string state_dir;                   // weft.db, token (0600), address
+  int http_threads = 2;
+};
+
+// Blocks until a stop signal. Files in state_dir: `token` (created on first start, mode
+// 0600), `weft.db` (SQLite, WAL) and `address` ("http://host:port", written once serving).
+Result<> RunServer(const ServerOptions& options);
+
+// Reads DIR/token, creating it with a fresh random token (mode 0600) when absent.
+Result<std::string> LoadOrCreateToken(const std::string& state_dir);
+
+}  // namespace weft::api

@@ -1,0 +1,412 @@
+#include "controller/controller.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+#include "controller/task_environment.h"
+#include "spec/job_spec_parser.h"
+
+namespace weft::controller {
+
+using model::Job;
+using model::JobId;
+using model::JobState;
+
+Controller::Controller(EventLoop& loop, Persister& persister, ControllerOptions options)
+    : loop_(loop),
+      persister_(persister),
+      options_(std::move(options)),
+      scheduler_(sched::DefaultProfile()),
+      nodes_(loop, options_.node_timeout) {}
+
+void Controller::Restore(store::DurableState state) {
+  for (model::Node& node : state.nodes) nodes_.Restore(std::move(node));
+  for (Job& job : state.jobs) {
+    const JobId id = job.id;
+    JobEntry& entry = jobs_[id];
+    entry.job = std::move(job);
+    entry.published_running = entry.job.state == JobState::kRunning;
+    if (entry.job.state == JobState::kPending) pending_.insert(id);
+    if (entry.job.HoldsResources()) {
+      active_.insert(id);
+      ports_in_use_.insert(entry.job.master_port);
+    }
+  }
+  next_job_id_ = std::max(next_job_id_, state.next_job_id);
+  Log(LogLevel::kInfo, "restored {} jobs ({} pending, {} holding resources), {} nodes",
+      jobs_.size(), pending_.size(), active_.size(), nodes_.nodes().size());
+  MarkDirty();
+}
+
+sched::PendingJob Controller::ToPending(const Job& job) {
+  sched::PendingJob p;
+  p.id = job.id;
+  p.num_nodes = job.spec.num_nodes;
+  p.per_node = job.spec.per_node;
+  p.gpu_model = job.spec.gpu_model;
+  p.exclusive = job.spec.exclusive;
+  p.pools = job.spec.pools;
+  p.priority = job.spec.priority;
+  p.submit_time = job.submit_time;
+  return p;
+}
+
+void Controller::Submit(model::JobSpec spec, JobCallback done) {
+  if (Result<> valid = spec::Validate(spec); !valid) {
+    done(tl::unexpected(valid.error()));
+    return;
+  }
+  Job job;
+  job.spec = std::move(spec);
+  if (job.spec.name.empty()) job.spec.name = "job";
+  const sched::Verdict feasible = scheduler_.CheckFeasible(ToPending(job), BuildSnapshot(true));
+  if (!feasible.ok()) {
+    done(Fail(ErrorCode::kInvalidArgument, feasible.reason()));
+    return;
+  }
+  job.id = next_job_id_++;
+  job.submit_time = loop_.clock().Now();
+  job.reason = "None";
+  const JobId id = job.id;
+  store::WriteBatch batch{store::PutJob(job), store::PutNextJobId(next_job_id_)};
+  jobs_[id].job = std::move(job);
+  pending_.insert(id);
+  persister_.Persist(std::move(batch), [this, id, done = std::move(done)] {
+    done(jobs_.at(id).job);
+  });
+  MarkDirty();
+}
+
+void Controller::Cancel(JobId id, JobCallback done) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) {
+    done(Fail(ErrorCode::kNotFound, fmt::format("job {} does not exist", id)));
+    return;
+  }
+  Job& job = it->second.job;
+  if (model::IsFinal(job.state)) {
+    done(Fail(ErrorCode::kFailedPrecondition,
+              fmt::format("job {} has already ended ({})", id, model::ToString(job.state))));
+    return;
+  }
+  pending_.erase(id);
+  Finish(job, JobState::kCancelled, "Cancelled by user");
+  persister_.Persist({store::PutJob(job)}, [this, id, done = std::move(done)] {
+    Publish({id}, {});
+    done(jobs_.at(id).job);
+  });
+}
+
+const Job* Controller::FindJob(JobId id) const {
+  auto it = jobs_.find(id);
+  return it == jobs_.end() ? nullptr : &it->second.job;
+}
+
+void Controller::ForEachJob(const JobFilter& filter,
+                            const std::function<void(const Job&)>& visit) const {
+  auto matches = [&](const Job& job) {
+    return filter.states.empty() || filter.states.count(job.state) > 0;
+  };
+  // The live sets are small; walk them instead of every job ever run when they suffice.
+  const bool live_only =
+      !filter.states.empty() && std::all_of(filter.states.begin(), filter.states.end(), [](JobState s) {
+        return s == JobState::kPending || s == JobState::kRunning;
+      });
+  if (live_only && filter.limit == 0) {
+    std::set<JobId> ids = pending_;  // every RUNNING job holds resources, so is in active_
+    ids.insert(active_.begin(), active_.end());
+    for (JobId id : ids) {
+      const Job& job = jobs_.at(id).job;
+      if (matches(job)) visit(job);
+    }
+    return;
+  }
+  if (filter.limit == 0) {
+    for (const auto& [id, entry] : jobs_) {
+      if (matches(entry.job)) visit(entry.job);
+    }
+    return;
+  }
+  std::size_t count = 0;
+  for (auto it = jobs_.rbegin(); it != jobs_.rend() && count < filter.limit; ++it) {
+    if (matches(it->second.job)) {
+      visit(it->second.job);
+      ++count;
+    }
+  }
+}
+
+std::vector<NodeStatus> Controller::ListNodes() const {
+  std::vector<NodeStatus> out;
+  std::map<std::string, std::size_t> index;
+  for (const auto& [name, node] : nodes_.nodes()) {
+    index[name] = out.size();
+    out.push_back({node, nodes_.StateOf(node), {}, {}});
+  }
+  for (JobId id : active_) {
+    const Job& job = jobs_.at(id).job;
+    for (std::size_t r = 0; r < job.allocation.ranks.size(); ++r) {
+      if (job.tasks[r].phase == model::TaskPhase::kExited) continue;
+      auto it = index.find(job.allocation.ranks[r].node);
+      if (it == index.end()) continue;
+      out[it->second].allocated += job.allocation.ranks[r].resources;
+      out[it->second].jobs.push_back(id);
+    }
+  }
+  return out;
+}
+
+void Controller::MarkDirty() {
+  if (cycle_posted_) return;
+  cycle_posted_ = true;
+  // Posted, not run inline: a burst of submissions handled in one loop turn shares a cycle.
+  loop_.Post([this] { RunCycle(); });
+}
+
+sched::ClusterSnapshot Controller::BuildSnapshot(bool include_down) const {
+  sched::ClusterSnapshot snapshot;
+  std::map<std::string, std::size_t> index;
+  for (const auto& [name, node] : nodes_.nodes()) {
+    const bool up = nodes_.StateOf(node) == model::NodeState::kUp;
+    if (!up && !include_down) continue;
+    sched::NodeView view;
+    view.name = name;
+    view.pool = node.pool;
+    view.capacity = view.free = node.capacity;
+    view.gpu_free.assign(static_cast<std::size_t>(std::max<std::int64_t>(0, node.capacity.gpus)), true);
+    view.gpu_model = node.gpu_model;
+    view.labels = node.labels;
+    view.schedulable = up;
+    index[name] = snapshot.nodes.size();
+    snapshot.nodes.push_back(std::move(view));
+  }
+  for (JobId id : active_) {
+    const Job& job = jobs_.at(id).job;
+    for (std::size_t r = 0; r < job.allocation.ranks.size(); ++r) {
+      if (job.tasks[r].phase == model::TaskPhase::kExited) continue;
+      const model::NodeAllocation& rank = job.allocation.ranks[r];
+      auto it = index.find(rank.node);
+      if (it == index.end()) continue;
+      sched::NodeView& view = snapshot.nodes[it->second];
+      view.free -= rank.resources;
+      view.idle = false;
+      for (int g : rank.gpu_ids) {
+        if (g >= 0 && static_cast<std::size_t>(g) < view.gpu_free.size()) view.gpu_free[g] = false;
+      }
+    }
+  }
+  return snapshot;
+}
+
+void Controller::RunCycle() {
+  cycle_posted_ = false;
+  if (pending_.empty()) return;
+  std::vector<sched::PendingJob> pending;
+  pending.reserve(pending_.size());
+  for (JobId id : pending_) pending.push_back(ToPending(jobs_.at(id).job));
+  const sched::CycleResult result =
+      scheduler_.RunCycle(BuildSnapshot(false), pending, loop_.clock().Now());
+  for (const sched::PendingReason& p : result.still_pending) jobs_.at(p.job_id).job.reason = p.reason;
+  if (result.starts.empty()) return;
+  store::WriteBatch batch;
+  std::vector<JobId> started;
+  for (const sched::StartDecision& start : result.starts) {
+    JobEntry& entry = jobs_.at(start.job_id);
+    StartJob(entry, start.allocation);
+    batch.push_back(store::PutJob(entry.job));
+    started.push_back(start.job_id);
+  }
+  persister_.Persist(std::move(batch), [this, started = std::move(started)] { Publish(started, {}); });
+}
+
+int Controller::AllocatePort() {
+  for (int i = 0; i < options_.master_port_count; ++i) {
+    const int port = options_.master_port_first + (next_port_offset_++ % options_.master_port_count);
+    if (ports_in_use_.insert(port).second) return port;
+  }
+  return options_.master_port_first;  // every port in use: share rather than refuse to run
+}
+
+void Controller::StartJob(JobEntry& entry, model::Allocation allocation) {
+  Job& job = entry.job;
+  job.state = JobState::kRunning;
+  job.reason = "None";
+  job.start_time = loop_.clock().Now();
+  job.allocation = std::move(allocation);
+  job.master_port = AllocatePort();
+  ResolveOutputPaths(job);
+  pending_.erase(job.id);
+  active_.insert(job.id);
+}
+
+void Controller::Publish(const std::vector<JobId>& jobs, const std::set<std::string>& extra_nodes) {
+  std::set<std::string> touched = extra_nodes;
+  for (JobId id : jobs) {
+    JobEntry& entry = jobs_.at(id);
+    entry.published_running = entry.job.state == JobState::kRunning;
+    for (const auto& rank : entry.job.allocation.ranks) touched.insert(rank.node);
+  }
+  for (const std::string& node : touched) nodes_.Bump(node);
+  for (JobId id : jobs) {
+    const Job& job = jobs_.at(id).job;
+    if (model::IsFinal(job.state) && !job.HoldsResources()) WakeJobWaiters(id);
+  }
+}
+
+void Controller::WaitJob(JobId id, Duration wait, JobCallback done) {
+  const Job* job = FindJob(id);
+  if (!job) {
+    done(Fail(ErrorCode::kNotFound, fmt::format("job {} does not exist", id)));
+    return;
+  }
+  if ((model::IsFinal(job->state) && !job->HoldsResources()) || wait <= Duration::zero()) {
+    done(*job);
+    return;
+  }
+  const std::uint64_t waiter = next_waiter_id_++;
+  const TimerId timer = loop_.RunAfter(wait, [this, id, waiter] {
+    auto it = job_waiters_.find(id);
+    if (it == job_waiters_.end()) return;
+    auto w = it->second.find(waiter);
+    if (w == it->second.end()) return;
+    JobCallback callback = std::move(w->second.done);
+    it->second.erase(w);
+    if (it->second.empty()) job_waiters_.erase(it);
+    callback(jobs_.at(id).job);
+  });
+  job_waiters_[id].emplace(waiter, JobWaiter{timer, std::move(done)});
+}
+
+void Controller::WakeJobWaiters(JobId id) {
+  auto it = job_waiters_.find(id);
+  if (it == job_waiters_.end()) return;
+  auto waiters = std::move(it->second);
+  job_waiters_.erase(it);
+  for (auto& [waiter, w] : waiters) {
+    loop_.Cancel(w.timer);
+    w.done(jobs_.at(id).job);
+  }
+}
+
+void Controller::Finish(Job& job, JobState state, std::string reason) {
+  if (!model::CanTransition(job.state, state)) return;
+  job.state = state;
+  job.reason = std::move(reason);
+  job.end_time = loop_.clock().Now();
+}
+
+void Controller::Release(Job& job) {
+  active_.erase(job.id);
+  ports_in_use_.erase(job.master_port);
+  MarkDirty();
+}
+
+bool Controller::ApplyExit(JobEntry& entry, int rank, const model::TaskReport& report) {
+  Job& job = entry.job;
+  model::TaskRecord& task = job.tasks[rank];
+  task.phase = model::TaskPhase::kExited;
+  task.start_time = report.start_time ? report.start_time : task.start_time;
+  task.end_time = report.end_time ? report.end_time : loop_.clock().Now();
+  task.exit = report.exit.value_or(model::TaskExit{});
+  const model::TaskExit& exit = *task.exit;
+  if (job.state == JobState::kRunning) {
+    if (exit.timed_out) {
+      Finish(job, JobState::kTimeout, "TimeLimit");
+      job.exit_code = exit.exit_code;
+      job.exit_signal = exit.signal;
+    } else if (exit.oom_killed) {
+      Finish(job, JobState::kOomKilled, fmt::format("rank {} ran out of memory", rank));
+      job.exit_code = exit.exit_code;
+      job.exit_signal = exit.signal;
+    } else if (exit.killed_by_agent) {
+      Finish(job, JobState::kFailed, fmt::format("rank {} was stopped by its agent", rank));
+      job.exit_code = exit.exit_code;
+      job.exit_signal = exit.signal;
+    } else if (exit.signal != 0) {
+      Finish(job, JobState::kFailed, fmt::format("rank {} killed by signal {}", rank, exit.signal));
+      job.exit_code = exit.exit_code;
+      job.exit_signal = exit.signal;
+    } else if (exit.exit_code != 0) {
+      Finish(job, JobState::kFailed, fmt::format("rank {} exited with code {}", rank, exit.exit_code));
+      job.exit_code = exit.exit_code;
+    } else if (std::all_of(job.tasks.begin(), job.tasks.end(), [](const model::TaskRecord& t) {
+                 return t.phase == model::TaskPhase::kExited;
+               })) {
+      Finish(job, JobState::kCompleted, "None");
+    }
+  }
+  if (!job.HoldsResources()) Release(job);
+  return true;
+}
+
+void Controller::ReportNode(model::NodeReport report,
+                            std::function<void(Result<std::int64_t>)> done) {
+  store::WriteBatch batch;
+  if (nodes_.Update(report)) {
+    batch.push_back(store::PutNode(*nodes_.Find(report.name)));
+    MarkDirty();  // new capacity may start pending jobs
+  }
+  std::vector<JobId> changed;
+  for (const model::TaskReport& t : report.tasks) {
+    auto it = jobs_.find(t.key.job_id);
+    if (it == jobs_.end()) continue;
+    JobEntry& entry = it->second;
+    Job& job = entry.job;
+    const int rank = t.key.rank;
+    if (t.key.attempt != job.restart_count || rank < 0 ||
+        rank >= static_cast<int>(job.allocation.ranks.size()) ||
+        job.allocation.ranks[rank].node != report.name) {
+      continue;  // a stale attempt or a task this node does not hold: not ours to record
+    }
+    model::TaskRecord& task = job.tasks[rank];
+    if (task.phase == model::TaskPhase::kExited) continue;
+    if (t.phase == model::TaskPhase::kExited) {
+      ApplyExit(entry, rank, t);
+      changed.push_back(job.id);
+      batch.push_back(store::PutJob(job));
+    } else if (t.phase == model::TaskPhase::kRunning && task.phase == model::TaskPhase::kAssigned) {
+      task.phase = model::TaskPhase::kRunning;
+      task.start_time = t.start_time;
+    }
+  }
+  if (batch.empty()) {
+    done(nodes_.Version(report.name));
+    return;
+  }
+  persister_.Persist(std::move(batch), [this, changed = std::move(changed), name = report.name,
+                                        done = std::move(done)] {
+    Publish(changed, changed.empty() ? std::set<std::string>{} : std::set<std::string>{name});
+    done(nodes_.Version(name));
+  });
+}
+
+model::NodeAssignments Controller::AssignmentsFor(const std::string& node) const {
+  model::NodeAssignments out;
+  out.version = nodes_.Version(node);
+  for (JobId id : active_) {
+    const JobEntry& entry = jobs_.at(id);
+    if (!entry.published_running || entry.job.state != JobState::kRunning) continue;
+    const Job& job = entry.job;
+    std::vector<const model::Node*> rank_nodes;
+    for (const auto& rank : job.allocation.ranks) rank_nodes.push_back(nodes_.Find(rank.node));
+    for (std::size_t r = 0; r < job.allocation.ranks.size(); ++r) {
+      if (job.allocation.ranks[r].node != node) continue;
+      if (job.tasks[r].phase == model::TaskPhase::kExited) continue;
+      out.tasks.push_back(BuildAssignment(job, static_cast<int>(r), rank_nodes, options_.cluster_name));
+    }
+  }
+  return out;
+}
+
+void Controller::WatchNode(const std::string& node, std::int64_t version, Duration wait,
+                           std::function<void(model::NodeAssignments)> done) {
+  if (version != nodes_.Version(node) || wait <= Duration::zero()) {
+    done(AssignmentsFor(node));
+    return;
+  }
+  nodes_.Wait(node, wait, [this, node, done = std::move(done)] { done(AssignmentsFor(node)); });
+}
+
+}  // namespace weft::controller

@@ -1,0 +1,120 @@
+// The controller's logic, transport-agnostic: accepts jobs, runs scheduling cycles, tells
+// agents what to run, and records what happened. Every method runs on the loop thread that
+// owns this object (the API posts to it); callbacks run on that thread too. State changes
+// become visible outside (replies, agent assignments) only after they are durable.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "common/event_loop.h"
+#include "controller/node_registry.h"
+#include "controller/persister.h"
+#include "model/job.h"
+#include "model/task.h"
+#include "sched/scheduler.h"
+#include "store/state_repository.h"
+
+namespace weft::controller {
+
+struct ControllerOptions {
+  Duration node_timeout = std::chrono::seconds(30);  // silent longer → node DOWN
+  int master_port_first = 20000;                      // MASTER_PORT range handed to jobs
+  int master_port_count = 10000;
+  std::string cluster_name = "weft";
+};
+
+struct JobFilter {
+  std::set<model::JobState> states;  // empty = all
+  std::size_t limit = 0;             // 0 = no limit; newest first when limited
+};
+
+// A node as `weft nodes` shows it.
+struct NodeStatus {
+  model::Node node;
+  model::NodeState state = model::NodeState::kUp;
+  model::Resources allocated;
+  std::vector<model::JobId> jobs;
+};
+
+class Controller {
+ public:
+  using JobCallback = std::function<void(Result<model::Job>)>;
+
+  Controller(EventLoop& loop, Persister& persister, ControllerOptions options);
+
+  // Loads durable state (after a restart). Call once, before serving.
+  void Restore(store::DurableState state);
+
+  // Validates, checks that some node could ever run it, stores it, and answers with the
+  // PENDING job once durable. Bad input: kInvalidArgument naming the field.
+  void Submit(model::JobSpec spec, JobCallback done);
+  // Ends a pending or running job as CANCELLED (its ranks are killed by their agents).
+  // kNotFound for an unknown id, kFailedPrecondition when it has already ended.
+  void Cancel(model::JobId id, JobCallback done);
+
+  const model::Job* FindJob(model::JobId id) const;
+  // Visits matching jobs in id order (newest first when filter.limit is set).
+  void ForEachJob(const JobFilter& filter, const std::function<void(const model::Job&)>& visit) const;
+  std::vector<NodeStatus> ListNodes() const;
+
+  // An agent's level-triggered report. Answers with the node's assignment version once the
+  // exits in it are durable.
+  void ReportNode(model::NodeReport report, std::function<void(Result<std::int64_t>)> done);
+  // Long poll: answers with the node's assignments at once when its version differs from
+  // `version`, else at the next change or after `wait`.
+  void WatchNode(const std::string& node, std::int64_t version, Duration wait,
+                 std::function<void(model::NodeAssignments)> done);
+  model::NodeAssignments AssignmentsFor(const std::string& node) const;
+  // Long poll on a job: answers once it has ended and released its nodes (or after `wait`)
+  // with its current record. kNotFound for an unknown id.
+  void WaitJob(model::JobId id, Duration wait, JobCallback done);
+
+ private:
+  struct JobEntry {
+    model::Job job;
+    // The last durable state is RUNNING: only then do agents get the job's tasks.
+    bool published_running = false;
+  };
+
+  void MarkDirty();
+  void RunCycle();
+  sched::ClusterSnapshot BuildSnapshot(bool include_down) const;
+  static sched::PendingJob ToPending(const model::Job& job);
+  void StartJob(JobEntry& entry, model::Allocation allocation);
+  // Applies one task exit to its job; returns true when the job changed.
+  bool ApplyExit(JobEntry& entry, int rank, const model::TaskReport& report);
+  void Finish(model::Job& job, model::JobState state, std::string reason);
+  void Release(model::Job& job);  // after the last rank has exited
+  int AllocatePort();
+  // After a batch about `jobs` is durable: publish their running state and wake their nodes.
+  void Publish(const std::vector<model::JobId>& jobs, const std::set<std::string>& extra_nodes);
+
+  EventLoop& loop_;
+  Persister& persister_;
+  ControllerOptions options_;
+  sched::Scheduler scheduler_;
+  NodeRegistry nodes_;
+  std::map<model::JobId, JobEntry> jobs_;
+  std::set<model::JobId> pending_;  // state PENDING
+  std::set<model::JobId> active_;   // holding resources on some node
+  model::JobId next_job_id_ = 1;
+  struct JobWaiter {
+    TimerId timer;
+    JobCallback done;
+  };
+  void WakeJobWaiters(model::JobId id);
+  std::map<model::JobId, std::map<std::uint64_t, JobWaiter>> job_waiters_;
+  std::uint64_t next_waiter_id_ = 1;
+  std::set<int> ports_in_use_;
+  int next_port_offset_ = 0;
+  bool cycle_posted_ = false;
+};
+
+}  // namespace weft::controller

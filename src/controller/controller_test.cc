@@ -1,0 +1,211 @@
+#include "controller/controller.h"
+
+#include <gtest/gtest.h>
+
+#include "common/simulated_event_loop.h"
+#include "store/in_memory_kv_store.h"
+
+namespace weft::controller {
+namespace {
+
+using namespace std::chrono_literals;
+using model::JobState;
+
+class ControllerTest : public ::testing::Test {
+ protected:
+  ControllerTest() : loop_(TimePoint{} + 1000s), persister_(store_, loop_) { Recreate(); }
+
+  void Recreate() {
+    controller_ = std::make_unique<Controller>(loop_, persister_, ControllerOptions{});
+  }
+  void Drain() { loop_.RunUntil(loop_.clock().Now()); }
+
+  model::JobSpec Spec(int nodes = 1, int gpus = 0) {
+    model::JobSpec s;
+    s.name = "t";
+    s.num_nodes = nodes;
+    s.per_node = {1000, 0, gpus};
+    s.script = "#!/bin/sh\ntrue\n";
+    s.submit_dir = s.work_dir = "/tmp";
+    return s;
+  }
+
+  Result<model::Job> Submit(model::JobSpec spec) {
+    std::optional<Result<model::Job>> out;
+    controller_->Submit(std::move(spec), [&](Result<model::Job> r) { out = std::move(r); });
+    Drain();
+    EXPECT_TRUE(out.has_value());
+    return *out;
+  }
+
+  void Report(const std::string& node, std::vector<model::TaskReport> tasks = {}, int gpus = 4) {
+    model::NodeReport r;
+    r.name = node;
+    r.address = "10.0.0." + node.substr(1);
+    r.capacity = {4000, 8LL << 30, gpus};
+    r.tasks = std::move(tasks);
+    controller_->ReportNode(r, [](Result<std::int64_t>) {});
+    Drain();
+  }
+
+  model::NodeAssignments Assignments(const std::string& node) {
+    return controller_->AssignmentsFor(node);
+  }
+
+  model::TaskReport Exit(const model::TaskAssignment& a, int code, int signal = 0) {
+    model::TaskReport t;
+    t.key = a.key;
+    t.phase = model::TaskPhase::kExited;
+    t.exit = model::TaskExit{code, signal, false, false, false};
+    return t;
+  }
+
+  SimulatedEventLoop loop_;
+  store::InMemoryKvStore store_;
+  DirectPersister persister_;
+  std::unique_ptr<Controller> controller_;
+};
+
+TEST_F(ControllerTest, GangJobRunsOnDistinctNodesWithRendezvousEnvironment) {
+  Report("n1");
+  Report("n2");
+  Result<model::Job> job = Submit(Spec(2, 2));
+  ASSERT_TRUE(job.has_value());
+  Drain();
+
+  const auto a1 = Assignments("n1");
+  const auto a2 = Assignments("n2");
+
+  ASSERT_EQ(a1.tasks.size(), 1u);
+  ASSERT_EQ(a2.tasks.size(), 1u);
+  const auto& env0 = a1.tasks[0].key.rank == 0 ? a1.tasks[0].env : a2.tasks[0].env;
+  const auto& env1 = a1.tasks[0].key.rank == 1 ? a1.tasks[0].env : a2.tasks[0].env;
+  EXPECT_EQ(env0.at("WEFT_NUM_NODES"), "2");
+  EXPECT_EQ(env1.at("WEFT_NODE_RANK"), "1");
+  EXPECT_EQ(env1.at("MASTER_ADDR"), env0.at("WEFT_NODE_IPS").substr(0, env0.at("WEFT_NODE_IPS").find('\n')));
+  EXPECT_EQ(env0.at("CUDA_VISIBLE_DEVICES"), "0,1");
+  EXPECT_EQ(env0.at("SLURM_JOB_NODELIST"), "n[1-2]");
+  EXPECT_EQ(env0.count("SLURM_PROCID"), 0u);
+  EXPECT_EQ(controller_->FindJob(job->id)->state, JobState::kRunning);
+}
+
+TEST_F(ControllerTest, JobCompletesWhenEveryRankExitsZeroAndFailsOnFirstError) {
+  Report("n1");
+  Report("n2");
+  const auto ok = Submit(Spec(2));
+  const auto bad = Submit(Spec(1));
+  Drain();
+  std::vector<model::TaskAssignment> all;
+  for (const char* n : {"n1", "n2"}) {
+    for (auto& t : Assignments(n).tasks) all.push_back(t);
+  }
+  ASSERT_EQ(all.size(), 3u);
+
+  for (const auto& t : all) {
+    Report(controller_->FindJob(t.key.job_id)->allocation.ranks[t.key.rank].node,
+           {Exit(t, t.key.job_id == bad->id ? 3 : 0)});
+  }
+
+  EXPECT_EQ(controller_->FindJob(ok->id)->state, JobState::kCompleted);
+  EXPECT_EQ(controller_->FindJob(bad->id)->state, JobState::kFailed);
+  EXPECT_EQ(controller_->FindJob(bad->id)->exit_code, 3);
+  EXPECT_TRUE(Assignments("n1").tasks.empty());
+}
+
+TEST_F(ControllerTest, InfeasibleRequestIsRejectedAndNothingStored) {
+  Report("n1");
+
+  Result<model::Job> job = Submit(Spec(1, 16));
+
+  ASSERT_FALSE(job.has_value());
+  EXPECT_EQ(job.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(job.error().message.find("gpus"), std::string::npos);
+  EXPECT_TRUE(store_.List("job/")->empty());
+}
+
+TEST_F(ControllerTest, OversizedGangWaitsWithReasonResources) {
+  Report("n1");
+  const auto job = Submit(Spec(3));
+  Drain();
+
+  EXPECT_EQ(controller_->FindJob(job->id)->state, JobState::kPending);
+  EXPECT_EQ(controller_->FindJob(job->id)->reason, "Resources");
+}
+
+TEST_F(ControllerTest, CancelRemovesTasksFromAssignmentsAndFreesAfterExit) {
+  Report("n1", {}, 1);
+  const auto first = Submit(Spec(1, 1));
+  const auto second = Submit(Spec(1, 1));
+  Drain();
+  ASSERT_EQ(Assignments("n1").tasks.size(), 1u);
+  const auto task = Assignments("n1").tasks[0];
+
+  std::optional<Result<model::Job>> cancelled;
+  controller_->Cancel(first->id, [&](Result<model::Job> r) { cancelled = r; });
+  Drain();
+
+  ASSERT_TRUE(cancelled && cancelled->has_value());
+  EXPECT_EQ((*cancelled)->state, JobState::kCancelled);
+  EXPECT_TRUE(Assignments("n1").tasks.empty());
+  EXPECT_EQ(controller_->FindJob(second->id)->state, JobState::kPending);  // GPU still held
+
+  model::TaskReport killed = Exit(task, 143, 15);
+  killed.exit->killed_by_agent = true;
+  Report("n1", {killed}, 1);
+  Drain();
+
+  EXPECT_EQ(controller_->FindJob(first->id)->state, JobState::kCancelled);
+  EXPECT_EQ(controller_->FindJob(second->id)->state, JobState::kRunning);
+}
+
+TEST_F(ControllerTest, UnknownJobCancelIsNotFound) {
+  std::optional<Result<model::Job>> r;
+  controller_->Cancel(99, [&](Result<model::Job> x) { r = x; });
+  ASSERT_TRUE(r && !r->has_value());
+  EXPECT_EQ(r->error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(ControllerTest, WatchWaitsForChangeThenAnswers) {
+  Report("n1");
+  const std::int64_t v = Assignments("n1").version;
+  std::optional<model::NodeAssignments> got;
+  controller_->WatchNode("n1", v, 10s, [&](model::NodeAssignments a) { got = a; });
+  Drain();
+  EXPECT_FALSE(got.has_value());
+
+  Submit(Spec(1));
+  Drain();
+
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->tasks.size(), 1u);
+  EXPECT_GT(got->version, v);
+}
+
+TEST_F(ControllerTest, RestartKeepsPendingAndRunningJobsAndReconcilesExits) {
+  Report("n1", {}, 1);
+  const auto running = Submit(Spec(1, 1));
+  const auto pending = Submit(Spec(1, 1));
+  Drain();
+  const auto task = Assignments("n1").tasks.at(0);
+
+  Result<store::DurableState> state = store::LoadState(store_);
+  ASSERT_TRUE(state.has_value());
+  Recreate();
+  controller_->Restore(std::move(*state));
+  Drain();
+
+  EXPECT_EQ(controller_->FindJob(running->id)->state, JobState::kRunning);
+  EXPECT_EQ(controller_->FindJob(pending->id)->state, JobState::kPending);
+  EXPECT_EQ(Assignments("n1").tasks.size(), 1u);
+
+  Report("n1", {Exit(task, 0)}, 1);
+  Drain();
+
+  EXPECT_EQ(controller_->FindJob(running->id)->state, JobState::kCompleted);
+  EXPECT_EQ(controller_->FindJob(pending->id)->state, JobState::kRunning);
+  const auto again = Submit(Spec(1, 1));
+  EXPECT_GT(again->id, pending->id);
+}
+
+}  // namespace
+}  // namespace weft::controller
