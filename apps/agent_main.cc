@@ -1,0 +1,129 @@
+// `weft agent`: flags → AgentConfig → Agent, until SIGTERM or SIGINT.
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <CLI/CLI.hpp>
+
+#include "agent/agent.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "spec/job_spec_parser.h"
+
+namespace {
+
+// The local address this host uses to reach `server_url`: what peers should dial.
+std::string LocalAddressTowards(const std::string& server_url) {
+  std::string host = server_url.substr(server_url.find("://") == std::string::npos ? 0 : server_url.find("://") + 3);
+  std::string port = "80";
+  if (auto colon = host.rfind(':'); colon != std::string::npos) {
+    port = host.substr(colon + 1);
+    host = host.substr(0, colon);
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0 || !res) return "127.0.0.1";
+  std::string out = "127.0.0.1";
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) == 0) {
+    sockaddr_in local{};
+    socklen_t len = sizeof(local);
+    char text[INET_ADDRSTRLEN] = {};
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0 &&
+        inet_ntop(AF_INET, &local.sin_addr, text, sizeof(text))) {
+      out = text;
+    }
+  }
+  if (fd >= 0) close(fd);
+  freeaddrinfo(res);
+  return out;
+}
+
+}  // namespace
+
+int AgentMain(int argc, char** argv) {
+  CLI::App app{"weft agent: runs the tasks the controller assigns to this node"};
+  weft::agent::AgentConfig config;
+  std::string token_file, memory, gpus = "0", labels, address;
+  int cpus = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  double heartbeat_s = 2, kill_wait_s = 5;
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  config.name = host;
+  app.add_option("--server", config.server_url, "controller URL, http://host:port")->required();
+  app.add_option("--token-file", token_file, "file holding the API token");
+  app.add_option("--token", config.token, "the API token itself");
+  app.add_option("--name", config.name, "node name (default: host name)");
+  app.add_option("--cpus", cpus, "CPUs this node offers");
+  app.add_option("--memory", memory, "memory this node offers (default: all)");
+  app.add_option("--gpus", gpus, "GPU slots: a count, or auto");
+  app.add_option("--labels", labels, "k=v,... (zone, rack, switch, pool)");
+  app.add_option("--work-dir", config.work_dir, "agent state (default /tmp/weft-agent-NAME)");
+  app.add_option("--address", address, "address peers use to reach this node");
+  app.add_option("--heartbeat", heartbeat_s, "seconds between reports");
+  app.add_option("--kill-wait", kill_wait_s, "seconds between SIGTERM and SIGKILL");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  auto fail = [](const std::string& message) {
+    std::fprintf(stderr, "weft agent: %s\n", message.c_str());
+    return 2;
+  };
+  if (!token_file.empty()) {
+    std::ifstream in(token_file);
+    if (!in) return fail("--token-file: cannot read '" + token_file + "'");
+    std::getline(in, config.token);
+  }
+  if (cpus < 1) return fail("--cpus: must be at least 1");
+  config.capacity.cpu_milli = cpus * 1000LL;
+  if (memory.empty()) {
+    config.capacity.memory_bytes = static_cast<std::int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
+  } else {
+    auto bytes = weft::spec::ParseMemory(memory);
+    if (!bytes) return fail("--memory: " + bytes.error().message);
+    config.capacity.memory_bytes = *bytes;
+  }
+  if (gpus == "auto") {
+    weft::Log(weft::LogLevel::kInfo, "--gpus auto: GPU discovery is not available yet; offering 0 GPUs");
+    config.capacity.gpus = 0;
+  } else {
+    auto n = weft::ParseInt(gpus);
+    if (!n || *n < 0) return fail("--gpus: '" + gpus + "' is not a count or 'auto'");
+    config.capacity.gpus = *n;
+  }
+  if (!labels.empty()) {
+    for (const std::string& pair : weft::Split(labels, ',')) {
+      const auto eq = pair.find('=');
+      if (eq == std::string::npos || eq == 0) return fail("--labels: '" + pair + "' is not key=value");
+      config.labels[pair.substr(0, eq)] = pair.substr(eq + 1);
+    }
+  }
+  if (config.work_dir.empty()) config.work_dir = "/tmp/weft-agent-" + config.name;
+  config.address = address.empty() ? LocalAddressTowards(config.server_url) : address;
+  config.heartbeat_interval = std::chrono::microseconds(static_cast<long long>(heartbeat_s * 1e6));
+  config.kill_wait = std::chrono::microseconds(static_cast<long long>(kill_wait_s * 1e6));
+
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  weft::agent::Agent agent(config);
+  if (auto started = agent.Start(); !started) return fail(started.error().message);
+  weft::Log(weft::LogLevel::kInfo, "weft agent {} serving {} ({} cpus, {} gpus)", config.name, config.server_url, cpus,
+            config.capacity.gpus);
+  int sig = 0;
+  sigwait(&stop, &sig);
+  agent.Stop();
+  return 0;
+}

@@ -1,0 +1,31 @@
+// `weft server`: flags → ServerOptions → RunServer.
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+
+#include "api/server.h"
+
+int ServerMain(int argc, char** argv) {
+  CLI::App app{"weft server: the controller (REST API, scheduler, durable state)"};
+  weft::api::ServerOptions options;
+  std::string config;
+  app.add_option("--listen", options.listen, "host:port to serve on (port 0: any free port)");
+  app.add_option("--state-dir", options.state_dir, "durable state, token and address files")->required();
+  app.add_option("--config", config, "cluster configuration (queues, scheduler)");
+  app.add_option("--http-threads", options.http_threads, "HTTP I/O threads");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (!config.empty()) {
+    std::fprintf(stderr, "weft server: --config: queue and scheduler configuration is not supported yet\n");
+    return 2;
+  }
+  auto result = weft::api::RunServer(options);
+  if (!result) {
+    std::fprintf(stderr, "weft server: %s\n", result.error().message.c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what Weft needs (Debian packages) and builds it into build/. Idempotent: only
+# missing packages are installed, and the build is incremental.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(g++ cmake ninja-build pkg-config libboost-dev libboost-system-dev nlohmann-json3-dev
+  libyaml-cpp-dev libcli11-dev libfmt-dev libspdlog-dev libexpected-dev libsqlite3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev procps iproute2 python3)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  sudo_cmd=""
+  [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C build -j"${WEFT_BUILD_JOBS:-2}"

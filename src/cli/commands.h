@@ -1,0 +1,42 @@
+// The `weft` client commands. Each returns the process exit code; errors are printed to
+// stderr as one sentence ("weft: ...") with a non-zero code.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+
+namespace weft::cli {
+
+// Prints "weft: <message>" to stderr and returns `code`.
+int ReportError(const Error& error, int code = 1);
+
+// sbatch / sky jobs launch: `weft submit [options] script.sh|job.yaml [args]`.
+int SubmitCommand(const std::vector<std::string>& argv);
+// srun: `weft run [options] -- command...`; streams output, exits with the job's code.
+int RunCommand(const std::vector<std::string>& argv);
+// Blocks until every job ends; 0 only if all COMPLETED.
+int WaitCommand(const std::vector<long long>& ids, double timeout_seconds);
+int CancelCommand(const std::vector<long long>& ids);
+int LogsCommand(long long id, int rank, bool follow, bool error_stream);
+
+int QueueCommand(bool json, bool all);
+int HistoryCommand(bool json, int limit);
+int ShowCommand(long long id, bool json);
+int NodesCommand(bool json);
+
+struct UpOptions {
+  int agents = 2;
+  int gpus_per_agent = 0;
+  int cpus_per_agent = 0;        // 0: this machine's CPU count
+  std::string memory_per_agent;  // "": this machine's memory split between the agents
+  std::string state_dir;         // "": $HOME/.weft/cluster
+};
+int UpCommand(const UpOptions& options);
+int DownCommand();
+
+// The whole `weft` command line (client commands, `server`, `agent`).
+int Main(int argc, char** argv);
+
+}  // namespace weft::cli

@@ -1,0 +1,88 @@
+// Dispatches the `weft` client commands. `submit` and `run` take sbatch/srun-style options,
+// parsed by src/spec; the rest use CLI11.
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+namespace weft::cli {
+
+int Main(int argc, char** argv) {
+  if (argc >= 2) {
+    const std::string command = argv[1];
+    const std::vector<std::string> rest(argv + 2, argv + argc);
+    if (command == "submit") return SubmitCommand(rest);
+    if (command == "run") return RunCommand(rest);
+  }
+  CLI::App app{"weft: one workload manager for training and serving"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all");
+  std::string output;
+  auto json_flag = [&](CLI::App* sub) {
+    sub->add_option("-o,--output", output, "json for machine-readable output")->check(CLI::IsMember({"json", "table"}));
+  };
+
+  auto* queue = app.add_subcommand("queue", "pending and running jobs (squeue)");
+  bool all = false;
+  queue->add_flag("-a,--all", all, "include finished jobs");
+  json_flag(queue);
+  auto* history = app.add_subcommand("history", "finished jobs with accounting (sacct)");
+  int limit = 100;
+  history->add_option("-n,--limit", limit, "how many, newest first");
+  json_flag(history);
+  auto* show = app.add_subcommand("show", "one job in detail (scontrol show job)");
+  long long show_id = 0;
+  show->add_option("id", show_id)->required();
+  json_flag(show);
+  auto* nodes = app.add_subcommand("nodes", "nodes and their allocation (sinfo)");
+  json_flag(nodes);
+  auto* cancel = app.add_subcommand("cancel", "cancel jobs (scancel)");
+  std::vector<long long> cancel_ids;
+  cancel->add_option("ids", cancel_ids)->required();
+  auto* wait = app.add_subcommand("wait", "wait for jobs to end; exit 0 only if all COMPLETED");
+  std::vector<long long> wait_ids;
+  double wait_timeout = 0;
+  wait->add_option("ids", wait_ids)->required();
+  wait->add_option("--timeout", wait_timeout, "seconds (0: no limit)");
+  auto* logs = app.add_subcommand("logs", "a job's output, read through the API");
+  long long logs_id = 0;
+  int rank = 0;
+  bool follow = false, error_stream = false;
+  logs->add_option("id", logs_id)->required();
+  logs->add_option("--rank", rank, "which rank (node) of the job");
+  logs->add_flag("-f,--follow", follow, "keep printing as the job writes");
+  logs->add_flag("--error", error_stream, "the -e/--error file instead of the output");
+  auto* up = app.add_subcommand("up", "start a local cluster in the background");
+  UpOptions up_options;
+  up->add_option("--agents", up_options.agents, "number of node agents");
+  up->add_option("--gpus-per-agent", up_options.gpus_per_agent, "GPU slots per agent");
+  up->add_option("--cpus-per-agent", up_options.cpus_per_agent, "CPUs per agent (default: all)");
+  up->add_option("--memory-per-agent", up_options.memory_per_agent, "memory per agent (default: split)");
+  up->add_option("--state-dir", up_options.state_dir, "where the cluster keeps its state");
+  app.add_subcommand("down", "stop the local cluster and everything it runs");
+  app.add_subcommand("submit", "queue a batch script or job.yaml (sbatch)");
+  app.add_subcommand("run", "run a command as a job and stream its output (srun)");
+  app.add_subcommand("server", "run the controller");
+  app.add_subcommand("agent", "run a node agent");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  const bool as_json = output == "json";
+  if (*queue) return QueueCommand(as_json, all);
+  if (*history) return HistoryCommand(as_json, limit);
+  if (*show) return ShowCommand(show_id, as_json);
+  if (*nodes) return NodesCommand(as_json);
+  if (*cancel) return CancelCommand(cancel_ids);
+  if (*wait) return WaitCommand(wait_ids, wait_timeout);
+  if (*logs) return LogsCommand(logs_id, rank, follow, error_stream);
+  if (*up) return UpCommand(up_options);
+  if (app.got_subcommand("down")) return DownCommand();
+  std::fprintf(stderr, "weft: unknown command\n");
+  return 2;
+}
+
+}  // namespace weft::cli
