@@ -1,5 +1,7 @@
 #include "store/state_repository.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "common/strings.h"
