@@ -1,0 +1,43 @@
+// Parsers for the quantities job options carry: counts, signed integers, booleans and GPU
+// requests ("[type:]N"). ParseTimeLimit and ParseMemory are public in job_spec_parser.h.
+// Every error message starts with `label` (the option or field as the user knows it).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+
+namespace weft::spec {
+
+// Upper bound for every count (nodes, tasks, CPUs, GPUs): keeps products of counts and
+// sizes far from int64 overflow, and no real cluster comes near it.
+inline constexpr int kMaxCount = 1'000'000;
+
+// A non-negative whole number no larger than kMaxCount.
+Result<int> ParseCount(std::string_view label, std::string_view text);
+
+// A signed whole number with |n| <= 1e9 (priorities, nice values).
+Result<int> ParseSignedInt(std::string_view label, std::string_view text);
+
+// YAML-style booleans: true/false, yes/no, on/off, 1/0 (any case).
+Result<bool> ParseBool(std::string_view label, std::string_view text);
+
+struct GpuRequest {
+  std::string model;  // "" = any model
+  int count = 0;
+};
+
+// "[type:]N" as --gpus-per-node, -G/--gpus, --gpus-per-task and Weft's --gpus take it:
+// "8" or "H100:8".
+Result<GpuRequest> ParseGpuRequest(std::string_view label, std::string_view text);
+
+// sbatch's --gres list, "gpu[:type][:N]" entries separated by commas (count defaults to 1).
+// Only GPUs are supported; any other resource name is an error.
+Result<GpuRequest> ParseGres(std::string_view label, std::string_view text);
+
+// True for a portable environment variable name: [A-Za-z_][A-Za-z0-9_]*.
+bool IsVariableName(std::string_view name);
+
+}  // namespace weft::spec
