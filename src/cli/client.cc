@@ -85,6 +85,12 @@ Result<nlohmann::json> ApiClient::Delete(std::string_view target) {
   return Decode(http_.Request("DELETE", target));
 }
 
+Result<std::unique_ptr<ApiClient>> Connect() {
+  auto config = LoadClientConfig();
+  if (!config) return tl::unexpected(config.error());
+  return std::make_unique<ApiClient>(*config);
+}
+
 Result<net::HttpResponse> ApiClient::GetRaw(std::string_view target) { return http_.Get(target); }
 
 }  // namespace weft::cli

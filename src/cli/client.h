@@ -2,6 +2,7 @@
 // else the config `weft up` wrote), and a small JSON client over HTTP.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -36,5 +37,8 @@ class ApiClient {
   Result<nlohmann::json> Decode(Result<net::HttpResponse> response);
   net::HttpClient http_;
 };
+
+// A client for the configured server, or the reason there is none.
+Result<std::unique_ptr<ApiClient>> Connect();
 
 }  // namespace weft::cli

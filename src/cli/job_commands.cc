@@ -59,12 +59,6 @@ Result<std::string> ReadFile(const std::string& path) {
   return text.str();
 }
 
-Result<ApiClient> Connect() {
-  auto config = LoadClientConfig();
-  if (!config) return tl::unexpected(config.error());
-  return ApiClient(*config);
-}
-
 Result<long long> SubmitSpec(ApiClient& client, const model::JobSpec& spec) {
   auto created = client.Post("/v1/jobs", json{{"spec", spec}});
   if (!created) return tl::unexpected(created.error());
@@ -147,7 +141,7 @@ int SubmitCommand(const std::vector<std::string>& argv) {
   if (parsed->spec.name.empty()) parsed->spec.name = std::filesystem::path(path).filename().string();
   auto client = Connect();
   if (!client) return ReportError(client.error());
-  auto id = SubmitSpec(*client, parsed->spec);
+  auto id = SubmitSpec(**client, parsed->spec);
   if (!id) return ReportError(id.error());
   if (parsed->flags.parsable) {
     std::printf("%lld\n", *id);
@@ -156,7 +150,7 @@ int SubmitCommand(const std::vector<std::string>& argv) {
   }
   std::fflush(stdout);
   if (!parsed->flags.wait) return 0;
-  auto job = WaitUntilEnded(*client, *id, std::chrono::steady_clock::time_point::max());
+  auto job = WaitUntilEnded(**client, *id, std::chrono::steady_clock::time_point::max());
   if (!job) return ReportError(job.error());
   return JobExitCode(*job);
 }
@@ -181,7 +175,7 @@ int RunCommand(const std::vector<std::string>& argv) {
   if (parsed->spec.output_pattern.empty()) parsed->spec.output_pattern = "/tmp/weft-run-%u-%j.%n.out";
   auto client = Connect();
   if (!client) return ReportError(client.error());
-  auto id = SubmitSpec(*client, parsed->spec);
+  auto id = SubmitSpec(**client, parsed->spec);
   if (!id) return ReportError(id.error());
   ::signal(SIGINT, OnInterrupt);
   ::signal(SIGTERM, OnInterrupt);
@@ -191,17 +185,17 @@ int RunCommand(const std::vector<std::string>& argv) {
   while (true) {
     if (g_interrupted && !cancelled) {
       std::fprintf(stderr, "weft: cancelling job %lld\n", *id);
-      (void)client->Post(fmt::format("/v1/jobs/{}/cancel", *id), json::object());
+      (void)(*client)->Post(fmt::format("/v1/jobs/{}/cancel", *id), json::object());
       cancelled = true;
     }
-    auto job = client->Get(fmt::format("/v1/jobs/{}?wait_ms=100", *id));
+    auto job = (*client)->Get(fmt::format("/v1/jobs/{}?wait_ms=100", *id));
     if (!job) return ReportError(job.error());
     if (cursors.empty() && job->contains("ranks") && !(*job)["ranks"].empty()) {
       for (std::size_t r = 0; r < (*job)["ranks"].size(); ++r) cursors.push_back({static_cast<int>(r), 0, false});
     }
     for (LogCursor& cursor : cursors) {
       if (cursor.done) continue;
-      if (auto pumped = Pump(*client, *id, cursor, false, stdout); !pumped) return ReportError(pumped.error());
+      if (auto pumped = Pump(**client, *id, cursor, false, stdout); !pumped) return ReportError(pumped.error());
     }
     const bool final = IsFinalState(job->value("state", ""));
     const bool all_done = std::all_of(cursors.begin(), cursors.end(), [](const LogCursor& c) { return c.done; });
@@ -224,7 +218,7 @@ int WaitCommand(const std::vector<long long>& ids, double timeout_seconds) {
                             : std::chrono::steady_clock::time_point::max();
   int rc = 0;
   for (long long id : ids) {
-    auto job = WaitUntilEnded(*client, id, deadline);
+    auto job = WaitUntilEnded(**client, id, deadline);
     if (!job) return ReportError(job.error());
     const std::string state = job->value("state", "");
     if (!IsFinalState(state)) {
@@ -243,7 +237,7 @@ int CancelCommand(const std::vector<long long>& ids) {
   if (!client) return ReportError(client.error());
   int rc = 0;
   for (long long id : ids) {
-    auto job = client->Post(fmt::format("/v1/jobs/{}/cancel", id), json::object());
+    auto job = (*client)->Post(fmt::format("/v1/jobs/{}/cancel", id), json::object());
     if (!job) rc = ReportError(job.error());
   }
   return rc;
@@ -252,11 +246,11 @@ int CancelCommand(const std::vector<long long>& ids) {
 int LogsCommand(long long id, int rank, bool follow, bool error_stream) {
   auto client = Connect();
   if (!client) return ReportError(client.error());
-  auto job = client->Get(fmt::format("/v1/jobs/{}", id));
+  auto job = (*client)->Get(fmt::format("/v1/jobs/{}", id));
   if (!job) return ReportError(job.error());
   LogCursor cursor{rank, 0, false};
   while (true) {
-    auto more = Pump(*client, id, cursor, error_stream, stdout);
+    auto more = Pump(**client, id, cursor, error_stream, stdout);
     if (!more) return ReportError(more.error());
     if (!follow || cursor.done) return 0;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // polling interval for -f

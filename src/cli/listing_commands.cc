@@ -16,12 +16,6 @@ using nlohmann::json;
 
 namespace {
 
-Result<ApiClient> Connect() {
-  auto config = LoadClientConfig();
-  if (!config) return tl::unexpected(config.error());
-  return ApiClient(*config);
-}
-
 double NowSeconds() {
   timespec ts{};
   ::clock_gettime(CLOCK_REALTIME, &ts);
@@ -65,7 +59,7 @@ std::string ResourcesText(const json& r) {
 int QueueCommand(bool as_json, bool all) {
   auto client = Connect();
   if (!client) return ReportError(client.error());
-  auto jobs = client->Get(all ? "/v1/jobs" : "/v1/jobs?state=PENDING,RUNNING");
+  auto jobs = (*client)->Get(all ? "/v1/jobs" : "/v1/jobs?state=PENDING,RUNNING");
   if (!jobs) return ReportError(jobs.error());
   if (as_json) return PrintJson(*jobs);
   std::vector<std::vector<std::string>> rows;
@@ -82,7 +76,7 @@ int QueueCommand(bool as_json, bool all) {
 int HistoryCommand(bool as_json, int limit) {
   auto client = Connect();
   if (!client) return ReportError(client.error());
-  auto jobs = client->Get(fmt::format(
+  auto jobs = (*client)->Get(fmt::format(
       "/v1/jobs?state=COMPLETED,FAILED,CANCELLED,TIMEOUT,OOM_KILLED,NODE_FAIL,PREEMPTED&limit={}", limit));
   if (!jobs) return ReportError(jobs.error());
   if (as_json) return PrintJson(*jobs);
@@ -100,7 +94,7 @@ int HistoryCommand(bool as_json, int limit) {
 int ShowCommand(long long id, bool as_json) {
   auto client = Connect();
   if (!client) return ReportError(client.error());
-  auto job = client->Get(fmt::format("/v1/jobs/{}", id));
+  auto job = (*client)->Get(fmt::format("/v1/jobs/{}", id));
   if (!job) return ReportError(job.error());
   if (as_json) return PrintJson(*job);
   const json& j = *job;
@@ -146,7 +140,7 @@ int ShowCommand(long long id, bool as_json) {
 int NodesCommand(bool as_json) {
   auto client = Connect();
   if (!client) return ReportError(client.error());
-  auto nodes = client->Get("/v1/nodes");
+  auto nodes = (*client)->Get("/v1/nodes");
   if (!nodes) return ReportError(nodes.error());
   if (as_json) return PrintJson(*nodes);
   std::vector<std::vector<std::string>> rows;

@@ -129,11 +129,14 @@ TEST(SchedulerTest, DownNodesAndOtherPoolsAreSkipped) {
   cluster.nodes.push_back(NodeBuilder("b").Pool("other").Build());
   cluster.nodes.push_back(NodeBuilder("c").Build());
   const std::vector<PendingJob> pending = {JobBuilder(1).Build(),
-                                           JobBuilder(2).Pools({"other"}).Build()};
+                                           JobBuilder(2).Pools({"other"}).Build(),
+                                           JobBuilder(3).Pools({"nowhere"}).Build()};
 
   const CycleResult r = scheduler.RunCycle(cluster, pending, TimePoint{});
 
-  EXPECT_EQ(FindStart(r, 1)->allocation.ranks[0].node, "c");
+  EXPECT_EQ(FindStart(r, 3), nullptr);
+  ASSERT_NE(FindStart(r, 1), nullptr);
+  EXPECT_NE(FindStart(r, 1)->allocation.ranks[0].node, "a");  // no pools named: any pool
   EXPECT_EQ(FindStart(r, 2)->allocation.ranks[0].node, "b");
 }
 
