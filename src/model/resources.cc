@@ -8,6 +8,7 @@ std::string FormatMemory(std::int64_t bytes) {
   constexpr std::int64_t kKi = 1024;
   const char* units[] = {"K", "M", "G", "T", "P"};
   std::int64_t value = bytes;
+  if (value == 0) return "0";
   if (value % kKi != 0) return fmt::format("{}B", bytes);
   value /= kKi;
   int unit = 0;

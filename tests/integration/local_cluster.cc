@@ -185,7 +185,9 @@ void LocalCluster::StartServer() {
   std::filesystem::remove(state_dir_ + "/address");
   const int log = ::open((dir_ + "/server.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   const int null_fd = ::open("/dev/null", O_RDONLY);
-  server_pid_ = SpawnProcess({WEFT_BINARY, "server", "--listen", "127.0.0.1:0", "--state-dir", state_dir_}, {}, dir_,
+  // A restarted server takes the same port back, so running agents find it again.
+  const std::string listen = url_.empty() ? "127.0.0.1:0" : url_.substr(std::string("http://").size());
+  server_pid_ = SpawnProcess({WEFT_BINARY, "server", "--listen", listen, "--state-dir", state_dir_}, {}, dir_,
                              null_fd, log, log, true);
   ::close(log);
   ::close(null_fd);
