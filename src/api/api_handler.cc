@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "api/http_status.h"
+#include "net/http_status.h"
 #include "api/job_view.h"
 #include "common/strings.h"
 #include "model/json.h"
@@ -90,7 +90,7 @@ std::string ReadChunk(const std::string& path, std::int64_t offset, bool* missin
 
 HttpResponse ErrorResponse(const Error& error) {
   return JsonResponse(json{{"error", {{"code", ToString(error.code)}, {"message", error.message}}}},
-                      HttpStatusFor(error.code));
+                      net::HttpStatusFor(error.code));
 }
 
 ApiHandler::ApiHandler(controller::Controller& controller, EventLoop& loop, std::string token)

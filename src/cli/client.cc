@@ -8,6 +8,7 @@
 
 #include "common/strings.h"
 #include "model/json.h"
+#include "net/http_status.h"
 
 namespace weft::cli {
 
@@ -57,17 +58,7 @@ Result<nlohmann::json> ApiClient::Decode(Result<net::HttpResponse> response) {
   if (response->status >= 400) {
     std::string message = fmt::format("server answered {}", response->status);
     if (json && json->contains("error")) message = (*json)["error"].value("message", message);
-    ErrorCode code = ErrorCode::kInternal;
-    switch (response->status) {
-      case 400: code = ErrorCode::kInvalidArgument; break;
-      case 401: code = ErrorCode::kUnauthenticated; break;
-      case 403: code = ErrorCode::kPermissionDenied; break;
-      case 404: code = ErrorCode::kNotFound; break;
-      case 412: code = ErrorCode::kFailedPrecondition; break;
-      case 503: code = ErrorCode::kUnavailable; break;
-      default: break;
-    }
-    return Fail(code, message);
+    return Fail(net::ErrorCodeForStatus(response->status), message);
   }
   if (!json) return Fail(ErrorCode::kInternal, "server answered with malformed JSON");
   return *json;

@@ -171,8 +171,16 @@ int RunCommand(const std::vector<std::string>& argv) {
   auto parsed = spec::ParseCommandJob(options, command, CurrentContext());
   if (!parsed) return ReportError(parsed.error(), 2);
   for (const std::string& warning : parsed->warnings) std::fprintf(stderr, "weft: warning: %s\n", warning.c_str());
-  // srun writes no files: keep the output out of the working directory.
-  if (parsed->spec.output_pattern.empty()) parsed->spec.output_pattern = "/tmp/weft-run-%u-%j.%n.out";
+  // srun writes no files: keep the output out of the working directory, under a name no
+  // other run (of this or another cluster, whose job ids may repeat) can share.
+  std::string run_output;
+  if (parsed->spec.output_pattern.empty()) {
+    char unique[] = "/tmp/weft-run-XXXXXX";
+    const int fd = ::mkstemp(unique);
+    if (fd >= 0) ::close(fd);
+    run_output = unique;
+    parsed->spec.output_pattern = run_output + ".%n.out";
+  }
   auto client = Connect();
   if (!client) return ReportError(client.error());
   auto id = SubmitSpec(**client, parsed->spec);
@@ -200,6 +208,10 @@ int RunCommand(const std::vector<std::string>& argv) {
     const bool final = IsFinalState(job->value("state", ""));
     const bool all_done = std::all_of(cursors.begin(), cursors.end(), [](const LogCursor& c) { return c.done; });
     if (final && (all_done || cursors.empty())) {
+      if (!run_output.empty()) {  // best effort: the files are local when the cluster is
+        ::unlink(run_output.c_str());
+        for (std::size_t r = 0; r < cursors.size(); ++r) ::unlink(fmt::format("{}.{}.out", run_output, r).c_str());
+      }
       if (job->value("state", "") != "COMPLETED") {
         std::fprintf(stderr, "weft: job %lld %s: %s\n", *id, job->value("state", "").c_str(),
                      job->value("reason", "").c_str());

@@ -19,27 +19,35 @@ WriteOp PutNode(const model::Node& node) {
 
 WriteOp PutNextJobId(model::JobId next) { return {"meta/next_job_id", std::to_string(next)}; }
 
+namespace {
+
+// Decodes every record under `prefix` with `decode` (a model::*FromJson function).
+template <class T, class Decoder>
+Result<std::vector<T>> DecodeAll(const KvStore& store, std::string_view prefix, Decoder decode) {
+  auto records = store.List(prefix);
+  if (!records) return tl::unexpected(records.error());
+  std::vector<T> out;
+  for (const auto& [key, value] : *records) {
+    auto json = model::ParseJson(value);
+    if (!json) return Fail(ErrorCode::kInternal, fmt::format("record {} is not JSON", key));
+    auto item = decode(*json);
+    if (!item) return Fail(ErrorCode::kInternal, fmt::format("record {}: {}", key, item.error().message));
+    out.push_back(std::move(*item));
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<DurableState> LoadState(const KvStore& store) {
   DurableState state;
-  auto jobs = store.List("job/");
+  auto jobs = DecodeAll<model::Job>(store, "job/", model::JobFromJson);
   if (!jobs) return tl::unexpected(jobs.error());
-  for (const auto& [key, value] : *jobs) {
-    auto json = model::ParseJson(value);
-    if (!json) return Fail(ErrorCode::kInternal, fmt::format("record {} is not JSON", key));
-    auto job = model::JobFromJson(*json);
-    if (!job) return Fail(ErrorCode::kInternal, fmt::format("record {}: {}", key, job.error().message));
-    state.next_job_id = std::max(state.next_job_id, job->id + 1);
-    state.jobs.push_back(std::move(*job));
-  }
-  auto nodes = store.List("node/");
+  state.jobs = std::move(*jobs);
+  for (const model::Job& job : state.jobs) state.next_job_id = std::max(state.next_job_id, job.id + 1);
+  auto nodes = DecodeAll<model::Node>(store, "node/", model::NodeFromJson);
   if (!nodes) return tl::unexpected(nodes.error());
-  for (const auto& [key, value] : *nodes) {
-    auto json = model::ParseJson(value);
-    if (!json) return Fail(ErrorCode::kInternal, fmt::format("record {} is not JSON", key));
-    auto node = model::NodeFromJson(*json);
-    if (!node) return Fail(ErrorCode::kInternal, fmt::format("record {}: {}", key, node.error().message));
-    state.nodes.push_back(std::move(*node));
-  }
+  state.nodes = std::move(*nodes);
   auto next = store.Get("meta/next_job_id");
   if (!next) return tl::unexpected(next.error());
   if (next->has_value()) {

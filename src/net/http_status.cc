@@ -1,9 +1,9 @@
-#include "api/http_status.h"
+#include "net/http_status.h"
 
 #include <array>
 #include <utility>
 
-namespace weft::api {
+namespace weft::net {
 namespace {
 constexpr std::array<std::pair<ErrorCode, int>, 12> kTable{{
     {ErrorCode::kInvalidArgument, 400},
@@ -35,4 +35,4 @@ ErrorCode ErrorCodeForStatus(int status) {
   return ErrorCode::kInternal;
 }
 
-}  // namespace weft::api
+}  // namespace weft::net
