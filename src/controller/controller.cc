@@ -61,7 +61,8 @@ void Controller::Submit(model::JobSpec spec, JobCallback done) {
   Job job;
   job.spec = std::move(spec);
   if (job.spec.name.empty()) job.spec.name = "job";
-  const sched::Verdict feasible = scheduler_.CheckFeasible(ToPending(job), BuildSnapshot(true));
+  if (!capacity_snapshot_) capacity_snapshot_ = BuildSnapshot(true);
+  const sched::Verdict feasible = scheduler_.CheckFeasible(ToPending(job), *capacity_snapshot_);
   if (!feasible.ok()) {
     done(Fail(ErrorCode::kInvalidArgument, feasible.reason()));
     return;
@@ -76,7 +77,7 @@ void Controller::Submit(model::JobSpec spec, JobCallback done) {
   persister_.Persist(std::move(batch), [this, id, done = std::move(done)] {
     done(jobs_.at(id).job);
   });
-  MarkDirty();
+  MarkSubmitted(id);
 }
 
 void Controller::Cancel(JobId id, JobCallback done) {
@@ -158,7 +159,15 @@ std::vector<NodeStatus> Controller::ListNodes() const {
   return out;
 }
 
+void Controller::MarkSubmitted(JobId id) {
+  submitted_.insert(id);
+  if (cycle_posted_) return;
+  cycle_posted_ = true;
+  loop_.Post([this] { RunCycle(); });
+}
+
 void Controller::MarkDirty() {
+  full_cycle_ = true;
   if (cycle_posted_) return;
   cycle_posted_ = true;
   // Posted, not run inline: a burst of submissions handled in one loop turn shares a cycle.
@@ -202,10 +211,15 @@ sched::ClusterSnapshot Controller::BuildSnapshot(bool include_down) const {
 
 void Controller::RunCycle() {
   cycle_posted_ = false;
-  if (pending_.empty()) return;
+  const std::set<JobId> candidates = full_cycle_ ? pending_ : submitted_;
+  full_cycle_ = false;
+  submitted_.clear();
   std::vector<sched::PendingJob> pending;
-  pending.reserve(pending_.size());
-  for (JobId id : pending_) pending.push_back(ToPending(jobs_.at(id).job));
+  pending.reserve(candidates.size());
+  for (JobId id : candidates) {
+    if (pending_.count(id)) pending.push_back(ToPending(jobs_.at(id).job));
+  }
+  if (pending.empty()) return;
   const sched::CycleResult result =
       scheduler_.RunCycle(BuildSnapshot(false), pending, loop_.clock().Now());
   for (const sched::PendingReason& p : result.still_pending) jobs_.at(p.job_id).job.reason = p.reason;
@@ -344,7 +358,10 @@ bool Controller::ApplyExit(JobEntry& entry, int rank, const model::TaskReport& r
 void Controller::ReportNode(model::NodeReport report,
                             std::function<void(Result<std::int64_t>)> done) {
   store::WriteBatch batch;
+  const model::Node* known = nodes_.Find(report.name);
+  if (known && nodes_.StateOf(*known) == model::NodeState::kDown) MarkDirty();  // back: capacity
   if (nodes_.Update(report)) {
+    capacity_snapshot_.reset();
     batch.push_back(store::PutNode(*nodes_.Find(report.name)));
     MarkDirty();  // new capacity may start pending jobs
   }

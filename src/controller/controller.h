@@ -83,7 +83,11 @@ class Controller {
     bool published_running = false;
   };
 
+  // Schedules a cycle over every pending job: resources were freed or nodes changed.
   void MarkDirty();
+  // Schedules a cycle over just-submitted jobs. Enough while nothing was freed: every older
+  // pending job failed to fit last time and free resources have only shrunk since.
+  void MarkSubmitted(model::JobId id);
   void RunCycle();
   sched::ClusterSnapshot BuildSnapshot(bool include_down) const;
   static sched::PendingJob ToPending(const model::Job& job);
@@ -115,6 +119,9 @@ class Controller {
   std::set<int> ports_in_use_;
   int next_port_offset_ = 0;
   bool cycle_posted_ = false;
+  bool full_cycle_ = true;              // next cycle considers every pending job
+  std::set<model::JobId> submitted_;    // pending jobs no cycle has considered yet
+  std::optional<sched::ClusterSnapshot> capacity_snapshot_;  // for feasibility; reset on node changes
 };
 
 }  // namespace weft::controller
