@@ -158,7 +158,11 @@ TEST(JobsTest, RunStreamsOutputAndExitsWithTheJobsCode) {
   LocalCluster cluster(2);
 
   const CommandResult ok = cluster.Weft({"run", "--", "sh", "-c", "echo hello from $WEFT_NODE_RANK"});
-  const CommandResult failing = cluster.Weft({"run", "-N", "2", "--", "sh", "-c", "echo rank$WEFT_NODE_RANK; exit 3"});
+  // Rank 1 fails once rank 0 has written; the failure ends the gang, and rank 0 with it.
+  const CommandResult failing = cluster.Weft(
+      {"run", "-N", "2", "--", "sh", "-c",
+       "echo rank$WEFT_NODE_RANK; if [ $WEFT_NODE_RANK = 1 ]; then while [ ! -e ready ]; do sleep 0.01; done; "
+       "exit 3; fi; touch ready; sleep 30"});
 
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_EQ(ok.out, "hello from 0\n");
