@@ -61,10 +61,11 @@ echo "weft run_true median_s=$(printf '%s\n' "${lat[@]}" | median) min_s=$(print
 # Slurm, same machine, same run.
 if [[ ${WEFT_BENCH_SLURM:-1} == 1 ]]; then
   command -v slurmctld >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null; }
+  chmod 755 "$tmp"  # munged wants every directory above its socket world-executable
   export SLURM_BENCH_DIR=$tmp/slurm
   "$shared/bench/slurm/start.sh" >/dev/null
   trap '"$shared/bench/slurm/stop.sh" --clean >/dev/null 2>&1 || true; cleanup' EXIT
   SLURM_BENCH_PARTS=live,srun,lat SLURM_BENCH_REPS=20 "$shared/bench/slurm/bench.sh" "$N_CLI"
-  SLURM_BENCH_PARTS=held SLURM_BENCH_PAR=8 "$shared/bench/slurm/bench.sh" "$N_API" | grep held_submit || true
+  SLURM_BENCH_PARTS=held SLURM_BENCH_PAR=8 "$shared/bench/slurm/bench.sh" "$N_CLI" | grep held || true
   "$shared/bench/slurm/stop.sh" --clean >/dev/null
 fi

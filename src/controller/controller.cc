@@ -28,7 +28,7 @@ void Controller::Restore(store::DurableState state) {
     JobEntry& entry = jobs_[id];
     entry.job = std::move(job);
     entry.published_running = entry.job.state == JobState::kRunning;
-    if (entry.job.state == JobState::kPending) pending_.insert(id);
+    if (entry.job.state == JobState::kPending) pending_.emplace(id, ToPending(entry.job));
     if (entry.job.HoldsResources()) {
       active_.insert(id);
       ports_in_use_.insert(entry.job.master_port);
@@ -72,8 +72,8 @@ void Controller::Submit(model::JobSpec spec, JobCallback done) {
   job.reason = "None";
   const JobId id = job.id;
   store::WriteBatch batch{store::PutJob(job), store::PutNextJobId(next_job_id_)};
+  pending_.emplace(id, ToPending(job));
   jobs_[id].job = std::move(job);
-  pending_.insert(id);
   persister_.Persist(std::move(batch), [this, id, done = std::move(done)] {
     done(jobs_.at(id).job);
   });
@@ -116,8 +116,8 @@ void Controller::ForEachJob(const JobFilter& filter,
         return s == JobState::kPending || s == JobState::kRunning;
       });
   if (live_only && filter.limit == 0) {
-    std::set<JobId> ids = pending_;  // every RUNNING job holds resources, so is in active_
-    ids.insert(active_.begin(), active_.end());
+    std::set<JobId> ids = active_;  // every RUNNING job holds resources, so is in active_
+    for (const auto& [id, pending] : pending_) ids.insert(id);
     for (JobId id : ids) {
       const Job& job = jobs_.at(id).job;
       if (matches(job)) visit(job);
@@ -211,14 +211,17 @@ sched::ClusterSnapshot Controller::BuildSnapshot(bool include_down) const {
 
 void Controller::RunCycle() {
   cycle_posted_ = false;
-  const std::set<JobId> candidates = full_cycle_ ? pending_ : submitted_;
+  std::vector<sched::PendingJob> pending;
+  if (full_cycle_) {
+    pending.reserve(pending_.size());
+    for (const auto& [id, job] : pending_) pending.push_back(job);
+  } else {
+    for (JobId id : submitted_) {
+      if (auto it = pending_.find(id); it != pending_.end()) pending.push_back(it->second);
+    }
+  }
   full_cycle_ = false;
   submitted_.clear();
-  std::vector<sched::PendingJob> pending;
-  pending.reserve(candidates.size());
-  for (JobId id : candidates) {
-    if (pending_.count(id)) pending.push_back(ToPending(jobs_.at(id).job));
-  }
   if (pending.empty()) return;
   const sched::CycleResult result =
       scheduler_.RunCycle(BuildSnapshot(false), pending, loop_.clock().Now());

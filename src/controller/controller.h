@@ -106,7 +106,8 @@ class Controller {
   sched::Scheduler scheduler_;
   NodeRegistry nodes_;
   std::map<model::JobId, JobEntry> jobs_;
-  std::set<model::JobId> pending_;  // state PENDING
+  // State PENDING, with the scheduler's view of each kept ready (cycles run often).
+  std::map<model::JobId, sched::PendingJob> pending_;
   std::set<model::JobId> active_;   // holding resources on some node
   model::JobId next_job_id_ = 1;
   struct JobWaiter {

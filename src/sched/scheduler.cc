@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -41,22 +42,44 @@ CycleResult Scheduler::RunCycle(const ClusterSnapshot& cluster,
   // 2. Place each job on the cycle's working copy; starting a job takes its resources there.
   ClusterSnapshot working = cluster;
   const GangPlacer placer(profile_.filters, profile_.scorers);
-  std::map<Shape, bool> failed_shapes;  // value: fit the cycle's initial snapshot
+  std::set<Shape> failed_shapes;
+  // No job asks for less than its CPUs: once no node has that many free, it cannot fit
+  // anywhere, without looking at a node (the common case in a long, busy queue).
+  auto max_free_cpu = [](const ClusterSnapshot& c) {
+    std::int64_t best = 0;
+    for (const NodeView& n : c.nodes) {
+      if (n.schedulable) best = std::max(best, n.free.cpu_milli);
+    }
+    return best;
+  };
+  const std::int64_t initial_free_cpu = max_free_cpu(cluster);
+  std::int64_t free_cpu = initial_free_cpu;
+  std::map<Shape, bool> fits_initially;  // per shape: would have fit before this cycle's starts
+  auto reason_for = [&](const PendingJob& job, const Shape& shape) -> std::string {
+    if (job.per_node.cpu_milli > initial_free_cpu) return "Resources";
+    auto [it, inserted] = fits_initially.try_emplace(shape, false);
+    if (inserted) it->second = placer.Place(job, cluster).has_value();
+    return it->second ? "Priority" : "Resources";
+  };
   CycleResult result;
   for (const PendingJob* job : order) {
+    if (job->per_node.cpu_milli > free_cpu) {
+      result.still_pending.push_back({job->id, reason_for(*job, ShapeOf(*job))});
+      continue;
+    }
     const Shape shape = ShapeOf(*job);
-    if (auto it = failed_shapes.find(shape); it != failed_shapes.end()) {
-      result.still_pending.push_back({job->id, it->second ? "Priority" : "Resources"});
+    if (failed_shapes.count(shape)) {
+      result.still_pending.push_back({job->id, reason_for(*job, shape)});
       continue;
     }
     if (auto nodes = placer.Place(*job, working)) {
       result.starts.push_back({job->id, GangPlacer::Commit(*job, *nodes, working)});
+      free_cpu = max_free_cpu(working);
       continue;
     }
-    // 3. Tell "busy" from "taken by jobs ahead of it in this cycle".
-    const bool fit_initially = placer.Place(*job, cluster).has_value();
-    failed_shapes.emplace(shape, fit_initially);
-    result.still_pending.push_back({job->id, fit_initially ? "Priority" : "Resources"});
+    // 3. Tell "busy" (Resources) from "taken by jobs ahead of it in this cycle" (Priority).
+    failed_shapes.insert(shape);
+    result.still_pending.push_back({job->id, reason_for(*job, shape)});
   }
   return result;
 }
