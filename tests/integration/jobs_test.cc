@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include <set>
+#include <thread>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -188,6 +189,31 @@ TEST(JobsTest, OutputPatternsAndYamlJobs) {
   EXPECT_EQ(ReadFile(cluster.work_dir() + "/out-named-" + std::to_string(id) + ".txt"), "to-out\n");
   EXPECT_EQ(ReadFile(cluster.work_dir() + "/err-" + std::to_string(id) + ".txt"), "to-err\n");
   EXPECT_EQ(cluster.Weft({"logs", std::to_string(yaml_id), "--rank", "1"}).out, "hi 1\n");
+}
+
+TEST(JobsTest, LogsFollowPrintsOutputAsItGrowsUntilTheJobEnds) {
+  LocalCluster cluster(1);
+  const std::string flag = cluster.work_dir() + "/go";
+  const long long id = cluster.SubmitScript(
+      "grow.sh", "#!/bin/sh\necho first\nwhile [ ! -e " + flag + " ]; do sleep 0.02; done\necho second\n");
+  ASSERT_TRUE(PollUntil([&] { return cluster.Weft({"logs", std::to_string(id)}).out == "first\n"; }, 20s));
+
+  // `logs -f` prints "first" while the job still runs; only then does the job go on.
+  const std::string out = cluster.work_dir() + "/followed.txt";
+  CommandResult followed;
+  std::thread follower([&] {
+    followed = RunProgram({"/bin/sh", "-c", std::string(WEFT_BINARY) + " logs " + std::to_string(id) + " -f > " + out},
+                          {{"WEFT_SERVER", cluster.url()}, {"WEFT_TOKEN", cluster.token()}}, cluster.work_dir());
+  });
+  const bool saw_first = PollUntil([&] { return ReadFile(out) == "first\n"; }, 20s);
+  WriteFile(flag, "");
+  follower.join();
+  followed.out = ReadFile(out);
+
+  EXPECT_TRUE(saw_first);
+  EXPECT_EQ(followed.exit_code, 0) << followed.err;
+  EXPECT_EQ(followed.out, "first\nsecond\n");
+  EXPECT_EQ(cluster.Job(id)["state"], "COMPLETED");
 }
 
 }  // namespace
