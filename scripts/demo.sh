@@ -4,11 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-weft=build/weft
+weft=$PWD/build/weft
+example=$PWD/examples/hello-gang.sh
 $weft up --agents 2 --gpus-per-agent 2
-id=$($weft submit --parsable examples/hello-gang.sh)
+cd "$(mktemp -d /tmp/weft-demo-XXXXXX)"   # the job's output files land in the submit directory
+id=$($weft submit --parsable "$example")
 echo "submitted job $id; waiting for it"
 $weft wait "$id"
 for rank in 0 1; do $weft logs "$id" --rank "$rank"; done
 $weft history
-echo "(the cluster keeps running: try '$weft run -N 2 -- hostname', then '$weft down')"
+echo "(output files are in $PWD; the cluster keeps running: try 'build/weft run -N 2 -- hostname', then 'build/weft down')"
