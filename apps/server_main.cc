@@ -1,9 +1,12 @@
 // `weft server`: flags → ServerOptions → RunServer.
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 #include <CLI/CLI.hpp>
 
 #include "api/server.h"
+#include "spec/cluster_config.h"
 
 int ServerMain(int argc, char** argv) {
   CLI::App app{"weft server: the controller (REST API, scheduler, durable state)"};
@@ -19,8 +22,19 @@ int ServerMain(int argc, char** argv) {
     return app.exit(e);
   }
   if (!config.empty()) {
-    std::fprintf(stderr, "weft server: --config: queue and scheduler configuration is not supported yet\n");
-    return 2;
+    std::ifstream in(config);
+    if (!in) {
+      std::fprintf(stderr, "weft server: --config: cannot read '%s'\n", config.c_str());
+      return 2;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    auto parsed = weft::spec::ParseClusterConfig(text.str());
+    if (!parsed) {
+      std::fprintf(stderr, "weft server: %s: %s\n", config.c_str(), parsed.error().message.c_str());
+      return 2;
+    }
+    options.config = std::move(*parsed);
   }
   auto result = weft::api::RunServer(options);
   if (!result) {

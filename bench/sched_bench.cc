@@ -1,6 +1,8 @@
 // One scheduling cycle with P pending jobs on N nodes (Google Benchmark).
 #include <benchmark/benchmark.h>
 
+#include <chrono>
+
 #include "sched/scheduler.h"
 #include "testing/builders.h"
 
@@ -27,5 +29,49 @@ void BM_RunCycle(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * jobs);
 }
 BENCHMARK(BM_RunCycle)->Args({1000, 1000})->Args({1000, 10000})->Args({1000, 100000})->Unit(benchmark::kMillisecond);
+
+// Backfill under load: every node half busy with running jobs ending over the next hour,
+// every pending job with a time limit, so blocked jobs get reservations and later jobs are
+// checked against them. Args: nodes, pending jobs, reservation depth.
+void BM_RunCycleBackfill(benchmark::State& state) {
+  using namespace std::chrono_literals;
+  const int nodes = static_cast<int>(state.range(0));
+  const int jobs = static_cast<int>(state.range(1));
+  const weft::TimePoint now = weft::TimePoint{} + 1000s;
+  weft::sched::ClusterSnapshot cluster;
+  for (int i = 0; i < nodes; ++i) {
+    cluster.nodes.push_back(NodeBuilder("n" + std::to_string(i)).Cpus(64).MemoryGiB(512).Gpus(8).Build());
+  }
+  for (int i = 0; i < nodes; ++i) {
+    weft::testing::AddRunning(cluster, 1000000 + i, {cluster.nodes[i].name}, {32000, 0, 4},
+                              now + std::chrono::seconds(60 + (i * 37) % 3600));
+  }
+  std::vector<weft::sched::PendingJob> pending;
+  for (int id = 1; id <= jobs; ++id) {
+    pending.push_back(JobBuilder(id)
+                          .Nodes(1 + id % 4)
+                          .Cpus(1 + id % 16)
+                          .Gpus(1 + id % 8)
+                          .Priority(id % 5)
+                          .TimeLimit(std::chrono::seconds(60 * (1 + id % 240)))
+                          .Build());
+  }
+  weft::sched::Profile profile = weft::sched::DefaultProfile();
+  profile.reservation_depth = static_cast<int>(state.range(2));
+  const weft::sched::Scheduler scheduler(std::move(profile));
+  std::size_t reservations = 0;
+  for (auto _ : state) {
+    auto result = scheduler.RunCycle(cluster, pending, now);
+    reservations = result.reservations.size();
+    benchmark::DoNotOptimize(result);
+  }
+  state.counters["reservations"] = static_cast<double>(reservations);
+  state.SetItemsProcessed(state.iterations() * jobs);
+}
+BENCHMARK(BM_RunCycleBackfill)
+    ->Args({1000, 10000, 1})
+    ->Args({1000, 10000, 100})
+    ->Args({1000, 1000, 1000})
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace

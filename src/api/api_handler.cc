@@ -217,6 +217,15 @@ void ApiHandler::Route(HttpRequest& request, Responder& respond) {
     });
     return;
   }
+  // GET /v1/queues
+  if (collection == "queues" && parts.size() == 2 && method == "GET") {
+    loop_.Post([this, respond] {
+      json queues = json::array();
+      for (const auto& status : controller_.ListQueues()) queues.push_back(QueueView(status));
+      respond(JsonResponse(json{{"queues", std::move(queues)}}));
+    });
+    return;
+  }
   // POST /v1/agents/{name}/report
   if (collection == "agents" && parts.size() == 4 && parts[3] == "report" && method == "POST") {
     auto body = model::ParseJson(request.body);

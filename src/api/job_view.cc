@@ -30,11 +30,18 @@ json JobSummary(const model::Job& job) {
       {"submit_time", OptTime(job.submit_time)},
       {"start_time", OptTime(job.start_time)},
       {"end_time", OptTime(job.end_time)},
+      // When a reservation expects this pending job to start (like squeue --start); null
+      // when it has none or is not pending.
+      {"expected_start", job.state == model::JobState::kPending ? OptTime(job.expected_start)
+                                                                : json(nullptr)},
       {"exit_code", job.exit_code},
       {"exit_signal", job.exit_signal},
       {"restart_count", job.restart_count},
       {"nodes", nodes},
       {"work_dir", job.spec.work_dir},
+      // Array tasks: the array job id (its first task's id) and this task's index; null otherwise.
+      {"array_job_id", job.array_job_id != 0 ? json(job.array_job_id) : json(nullptr)},
+      {"array_task_id", job.array_job_id != 0 ? json(job.array_task_id) : json(nullptr)},
   };
 }
 
@@ -64,6 +71,30 @@ json NodeView(const controller::NodeStatus& status) {
               {"labels", status.node.labels},
               {"jobs", jobs},
               {"last_heartbeat", static_cast<double>(ToUnixMicros(status.node.last_heartbeat)) / 1e6}};
+}
+
+namespace {
+json LimitsView(const model::ResourceLimits& limits) {
+  auto value = [](const std::optional<std::int64_t>& v) { return v ? json(*v) : json(nullptr); };
+  return json{{"cpu_milli", value(limits.cpu_milli)},
+              {"memory_bytes", value(limits.memory_bytes)},
+              {"gpus", value(limits.gpus)}};
+}
+}  // namespace
+
+json QueueView(const controller::QueueStatus& status) {
+  const model::QueueConfig& q = status.config;
+  return json{{"name", q.name},
+              {"quota", LimitsView(q.quota)},
+              {"borrow_limit", LimitsView(q.borrow_limit)},
+              {"cohort", q.cohort},
+              {"weight", q.weight},
+              {"default_time_s", q.default_time ? json(q.default_time->count() / 1000000) : json(nullptr)},
+              {"usage", status.usage},
+              {"borrowed", status.borrowed},
+              {"pending_demand", status.pending_demand},
+              {"running_jobs", status.running_jobs},
+              {"pending_jobs", status.pending_jobs}};
 }
 
 }  // namespace weft::api

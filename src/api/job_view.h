@@ -14,5 +14,7 @@ nlohmann::json JobSummary(const model::Job& job);
 // Everything `weft show` prints: the summary plus spec, ranks and their exits.
 nlohmann::json JobDetail(const model::Job& job);
 nlohmann::json NodeView(const controller::NodeStatus& status);
+// Quota values are null where unlimited.
+nlohmann::json QueueView(const controller::QueueStatus& status);
 
 }  // namespace weft::api

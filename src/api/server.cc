@@ -95,7 +95,9 @@ Result<> RunServer(const ServerOptions& options) {
   net::AsioEventLoop loop;
   store::GroupCommitter committer(**store);
   controller::GroupCommitPersister persister(committer, loop);
-  controller::Controller controller(loop, persister, controller::ControllerOptions{});
+  controller::ControllerOptions controller_options;
+  controller_options.config = options.config;
+  controller::Controller controller(loop, persister, controller_options);
   loop.Start();
   std::promise<void> restored;
   loop.Post([&] {

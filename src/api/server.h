@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "model/queue.h"
 
 namespace weft::api {
 
@@ -12,6 +13,12 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:8642";  // port 0 picks a free port (see DIR/address)
   std::string state_dir;                   // weft.db, token (0600), address
   int http_threads = 2;
+  model::ClusterConfig config = DefaultConfig();  // queues and scheduler settings
+  static model::ClusterConfig DefaultConfig() {
+    model::ClusterConfig c;
+    c.queues.push_back(model::DefaultQueue());
+    return c;
+  }
 };
 
 // Blocks until a stop signal. Files in state_dir: `token` (created on first start, mode

@@ -133,7 +133,12 @@ int UpCommand(const UpOptions& options) {
   std::filesystem::remove(state_dir + "/address", ec);
 
   const std::string exe = SelfExe();
-  auto server = Spawn({exe, "server", "--listen", "127.0.0.1:0", "--state-dir", state_dir}, state_dir + "/server.log");
+  std::vector<std::string> server_args = {exe, "server", "--listen", "127.0.0.1:0", "--state-dir", state_dir};
+  if (!options.config.empty()) {
+    server_args.push_back("--config");
+    server_args.push_back(std::filesystem::absolute(options.config).string());
+  }
+  auto server = Spawn(server_args, state_dir + "/server.log");
   if (!server) return ReportError(server.error());
   std::string url;
   for (auto deadline = Clock::now() + std::chrono::seconds(20); Clock::now() < deadline;) {
@@ -143,7 +148,10 @@ int UpCommand(const UpOptions& options) {
   }
   if (url.empty()) {
     Terminate({*server}, state_dir, std::chrono::seconds(2));
-    return ReportError({ErrorCode::kUnavailable, fmt::format("the server did not start; see {}/server.log", state_dir)});
+    std::string log = std::string(Trim(ReadText(state_dir + "/server.log")));
+    if (auto nl = log.rfind('\n'); nl != std::string::npos) log = log.substr(nl + 1);
+    return ReportError({ErrorCode::kUnavailable,
+                        fmt::format("the server did not start: {} (see {}/server.log)", log, state_dir)});
   }
   const std::string token = std::string(Trim(ReadText(state_dir + "/token")));
 

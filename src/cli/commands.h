@@ -25,6 +25,8 @@ int QueueCommand(bool json, bool all);
 int HistoryCommand(bool json, int limit);
 int ShowCommand(long long id, bool json);
 int NodesCommand(bool json);
+// sshare-like: quota, usage, borrowing and pending demand per queue.
+int QueuesCommand(bool json);
 
 struct UpOptions {
   int agents = 2;
@@ -32,6 +34,7 @@ struct UpOptions {
   int cpus_per_agent = 0;        // 0: this machine's CPU count
   std::string memory_per_agent;  // "": this machine's memory split between the agents
   std::string state_dir;         // "": $HOME/.weft/cluster
+  std::string config;            // "": no cluster configuration (one default queue)
 };
 int UpCommand(const UpOptions& options);
 int DownCommand();

@@ -65,11 +65,16 @@ int QueueCommand(bool as_json, bool all) {
   std::vector<std::vector<std::string>> rows;
   for (const json& job : (*jobs)["jobs"]) {
     const std::string state = job.value("state", "");
+    // START_TIME as squeue --start: the reservation's expected start while pending (N/A
+    // without one), the actual start once running.
+    const json start = job.value(state == "PENDING" ? "expected_start" : "start_time", json());
     rows.push_back({std::to_string(job.value("id", 0LL)), job.value("name", ""), job.value("user", ""), state,
-                    Elapsed(job), std::to_string(job.value("num_nodes", 1)),
+                    Elapsed(job), start.is_number() ? TimeText(start) : "N/A", std::to_string(job.value("num_nodes", 1)),
                     state == "PENDING" ? "(" + job.value("reason", "") + ")" : NodeList(job)});
   }
-  std::fputs(RenderTable({"JOBID", "NAME", "USER", "STATE", "TIME", "NODES", "NODELIST(REASON)"}, rows).c_str(), stdout);
+  std::fputs(
+      RenderTable({"JOBID", "NAME", "USER", "STATE", "TIME", "START_TIME", "NODES", "NODELIST(REASON)"}, rows).c_str(),
+      stdout);
   return 0;
 }
 
@@ -112,7 +117,9 @@ int ShowCommand(long long id, bool as_json) {
   line("PerNode", ResourcesText(j["resources"]));
   line("TimeLimit", j["time_limit_s"].is_number() ? FormatElapsed(j["time_limit_s"].get<long long>()) : "UNLIMITED");
   line("SubmitTime", TimeText(j["submit_time"]));
-  line("StartTime", TimeText(j["start_time"]));
+  // A pending job's StartTime is its reservation's expected start, as in scontrol.
+  line("StartTime",
+       TimeText(j.value(j.value("state", "") == "PENDING" ? "expected_start" : "start_time", json())));
   line("EndTime", TimeText(j["end_time"]));
   line("RunTime", Elapsed(j));
   line("Restarts", std::to_string(j.value("restart_count", 0)));
@@ -158,6 +165,47 @@ int NodesCommand(bool as_json) {
                     std::to_string(n["jobs"].size()), n.value("address", ""), labels.empty() ? "-" : labels});
   }
   std::fputs(RenderTable({"NODE", "STATE", "POOL", "CPUS(A/T)", "MEM(A/T)", "GPUS(A/T)", "JOBS", "ADDRESS", "LABELS"},
+                         rows).c_str(),
+             stdout);
+  return 0;
+}
+
+int QueuesCommand(bool as_json) {
+  auto client = Connect();
+  if (!client) return ReportError(client.error());
+  auto queues = (*client)->Get("/v1/queues");
+  if (!queues) return ReportError(queues.error());
+  if (as_json) return PrintJson(*queues);
+  // "used/quota" per resource; "-" where the queue has no quota for it.
+  auto cell = [](const json& used, const json& quota, const json& borrowed, const char* key, bool memory) {
+    auto text = [&](long long v) { return memory ? model::FormatMemory(v) : std::to_string(v); };
+    long long u = used.value(key, 0LL);
+    if (std::string(key) == "cpu_milli") u /= 1000;
+    std::string out = text(u);
+    if (quota[key].is_number()) {
+      long long q = quota[key].get<long long>();
+      if (std::string(key) == "cpu_milli") q /= 1000;
+      out += "/" + text(q);
+    }
+    long long b = borrowed.value(key, 0LL);
+    if (std::string(key) == "cpu_milli") b /= 1000;
+    if (b > 0) out += "(+" + text(b) + ")";
+    return out;
+  };
+  std::vector<std::vector<std::string>> rows;
+  for (const json& q : (*queues)["queues"]) {
+    const json& used = q["usage"];
+    const json& quota = q["quota"];
+    const json& borrowed = q["borrowed"];
+    const json& demand = q["pending_demand"];
+    rows.push_back({q.value("name", ""), q.value("cohort", "").empty() ? "-" : q.value("cohort", ""),
+                    fmt::format("{:g}", q.value("weight", 1.0)), cell(used, quota, borrowed, "gpus", false),
+                    cell(used, quota, borrowed, "cpu_milli", false), cell(used, quota, borrowed, "memory_bytes", true),
+                    std::to_string(q.value("running_jobs", 0)), std::to_string(q.value("pending_jobs", 0)),
+                    fmt::format("gpus={} cpus={}", demand.value("gpus", 0LL), demand.value("cpu_milli", 0LL) / 1000)});
+  }
+  std::fputs(RenderTable({"QUEUE", "COHORT", "WEIGHT", "GPUS(U/Q)", "CPUS(U/Q)", "MEM(U/Q)", "RUNNING", "PENDING",
+                          "PENDING_DEMAND"},
                          rows).c_str(),
              stdout);
   return 0;

@@ -37,6 +37,8 @@ int Main(int argc, char** argv) {
   json_flag(show);
   auto* nodes = app.add_subcommand("nodes", "nodes and their allocation (sinfo)");
   json_flag(nodes);
+  auto* queues = app.add_subcommand("queues", "queues: quota, usage, borrowing, pending demand (sshare)");
+  json_flag(queues);
   auto* cancel = app.add_subcommand("cancel", "cancel jobs (scancel)");
   std::vector<long long> cancel_ids;
   cancel->add_option("ids", cancel_ids)->required();
@@ -60,6 +62,7 @@ int Main(int argc, char** argv) {
   up->add_option("--cpus-per-agent", up_options.cpus_per_agent, "CPUs per agent (default: all)");
   up->add_option("--memory-per-agent", up_options.memory_per_agent, "memory per agent (default: split)");
   up->add_option("--state-dir", up_options.state_dir, "where the cluster keeps its state");
+  up->add_option("--config", up_options.config, "cluster configuration for the server (queues, scheduler)");
   app.add_subcommand("down", "stop the local cluster and everything it runs");
   app.add_subcommand("submit", "queue a batch script or job.yaml (sbatch)");
   app.add_subcommand("run", "run a command as a job and stream its output (srun)");
@@ -76,6 +79,7 @@ int Main(int argc, char** argv) {
   if (*history) return HistoryCommand(as_json, limit);
   if (*show) return ShowCommand(show_id, as_json);
   if (*nodes) return NodesCommand(as_json);
+  if (*queues) return QueuesCommand(as_json);
   if (*cancel) return CancelCommand(cancel_ids);
   if (*wait) return WaitCommand(wait_ids, wait_timeout);
   if (*logs) return LogsCommand(logs_id, rank, follow, error_stream);

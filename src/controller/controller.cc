@@ -3,9 +3,11 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "common/log.h"
 #include "controller/task_environment.h"
+#include "sched/quota.h"
 #include "spec/job_spec_parser.h"
 
 namespace weft::controller {
@@ -18,7 +20,7 @@ Controller::Controller(EventLoop& loop, Persister& persister, ControllerOptions 
     : loop_(loop),
       persister_(persister),
       options_(std::move(options)),
-      scheduler_(sched::DefaultProfile()),
+      scheduler_(sched::ProfileFor(options_.config.scheduler)),
       nodes_(loop, options_.node_timeout) {}
 
 void Controller::Restore(store::DurableState state) {
@@ -29,6 +31,7 @@ void Controller::Restore(store::DurableState state) {
     entry.job = std::move(job);
     entry.published_running = entry.job.state == JobState::kRunning;
     if (entry.job.state == JobState::kPending) pending_.emplace(id, ToPending(entry.job));
+    if (entry.job.expected_start) reserved_.insert(id);  // recomputed by the first cycle
     if (entry.job.HoldsResources()) {
       active_.insert(id);
       ports_in_use_.insert(entry.job.master_port);
@@ -50,6 +53,8 @@ sched::PendingJob Controller::ToPending(const Job& job) {
   p.pools = job.spec.pools;
   p.priority = job.spec.priority;
   p.submit_time = job.submit_time;
+  p.queue = QueueOf(job);
+  p.time_limit = job.spec.time_limit;
   return p;
 }
 
@@ -58,26 +63,55 @@ void Controller::Submit(model::JobSpec spec, JobCallback done) {
     done(tl::unexpected(valid.error()));
     return;
   }
+  for (const model::DependencyTerm& term : spec.dependency.terms) {
+    for (JobId ref : term.jobs) {
+      if (!jobs_.count(ref)) {
+        done(Fail(ErrorCode::kInvalidArgument,
+                  fmt::format("dependency: {}:{} names job {}, which does not exist",
+                              model::ToString(term.type), ref, ref)));
+        return;
+      }
+    }
+  }
   Job job;
   job.spec = std::move(spec);
   if (job.spec.name.empty()) job.spec.name = "job";
+  if (Result<> queued = ApplyQueue(job.spec); !queued) {
+    done(tl::unexpected(queued.error()));
+    return;
+  }
   if (!capacity_snapshot_) capacity_snapshot_ = BuildSnapshot(true);
   const sched::Verdict feasible = scheduler_.CheckFeasible(ToPending(job), *capacity_snapshot_);
   if (!feasible.ok()) {
     done(Fail(ErrorCode::kInvalidArgument, feasible.reason()));
     return;
   }
-  job.id = next_job_id_++;
   job.submit_time = loop_.clock().Now();
   job.reason = "None";
-  const JobId id = job.id;
-  store::WriteBatch batch{store::PutJob(job), store::PutNextJobId(next_job_id_)};
-  pending_.emplace(id, ToPending(job));
-  jobs_[id].job = std::move(job);
-  persister_.Persist(std::move(batch), [this, id, done = std::move(done)] {
-    done(jobs_.at(id).job);
+  // One job, or one per array index; all become durable in one batch.
+  const std::vector<int> indices = job.spec.array.Indices();
+  const JobId first = next_job_id_;
+  const std::size_t count = indices.empty() ? 1 : indices.size();
+  next_job_id_ += static_cast<JobId>(count);
+  store::WriteBatch batch;
+  batch.reserve(count + 1);
+  for (std::size_t i = 0; i < count; ++i) {
+    Job task = i + 1 < count ? job : std::move(job);
+    task.id = first + static_cast<JobId>(i);
+    if (!indices.empty()) {
+      task.array_job_id = first;
+      task.array_task_id = indices[i];
+    }
+    batch.push_back(store::PutJob(task));
+    pending_.emplace(task.id, ToPending(task));
+    const JobId id = task.id;
+    jobs_[id].job = std::move(task);
+    MarkSubmitted(id);
+  }
+  batch.push_back(store::PutNextJobId(next_job_id_));
+  persister_.Persist(std::move(batch), [this, first, done = std::move(done)] {
+    done(jobs_.at(first).job);
   });
-  MarkSubmitted(id);
 }
 
 void Controller::Cancel(JobId id, JobCallback done) {
@@ -87,15 +121,28 @@ void Controller::Cancel(JobId id, JobCallback done) {
     return;
   }
   Job& job = it->second.job;
-  if (model::IsFinal(job.state)) {
+  // The array job id stands for every task of the array, as in scancel.
+  std::vector<JobId> ids;
+  for (auto task = it; task != jobs_.end(); ++task) {
+    if (!model::IsFinal(task->second.job.state)) ids.push_back(task->first);
+    if (job.array_job_id != id) break;
+    if (std::next(task) == jobs_.end() || std::next(task)->second.job.array_job_id != id) break;
+  }
+  if (ids.empty()) {
     done(Fail(ErrorCode::kFailedPrecondition,
               fmt::format("job {} has already ended ({})", id, model::ToString(job.state))));
     return;
   }
-  pending_.erase(id);
-  Finish(job, JobState::kCancelled, "Cancelled by user");
-  persister_.Persist({store::PutJob(job)}, [this, id, done = std::move(done)] {
-    Publish({id}, {});
+  store::WriteBatch batch;
+  for (JobId cancelled : ids) {
+    Job& target = jobs_.at(cancelled).job;
+    pending_.erase(cancelled);
+    Finish(target, JobState::kCancelled, "Cancelled by user");
+    batch.push_back(store::PutJob(target));
+  }
+  MarkDirty();  // jobs depending on these re-evaluate
+  persister_.Persist(std::move(batch), [this, id, ids, done = std::move(done)] {
+    Publish(ids, {});
     done(jobs_.at(id).job);
   });
 }
@@ -193,11 +240,17 @@ sched::ClusterSnapshot Controller::BuildSnapshot(bool include_down) const {
   }
   for (JobId id : active_) {
     const Job& job = jobs_.at(id).job;
+    // For backfill: what the job holds and when its time limit gives it back.
+    sched::RunningAllocation running{id, {}, std::nullopt};
+    if (job.start_time && job.spec.time_limit) {
+      running.expected_end = *job.start_time + *job.spec.time_limit;
+    }
     for (std::size_t r = 0; r < job.allocation.ranks.size(); ++r) {
       if (job.tasks[r].phase == model::TaskPhase::kExited) continue;
       const model::NodeAllocation& rank = job.allocation.ranks[r];
       auto it = index.find(rank.node);
       if (it == index.end()) continue;
+      running.ranks.push_back(rank);
       sched::NodeView& view = snapshot.nodes[it->second];
       view.free -= rank.resources;
       view.idle = false;
@@ -205,8 +258,27 @@ sched::ClusterSnapshot Controller::BuildSnapshot(bool include_down) const {
         if (g >= 0 && static_cast<std::size_t>(g) < view.gpu_free.size()) view.gpu_free[g] = false;
       }
     }
+    if (!running.ranks.empty()) snapshot.running.push_back(std::move(running));
   }
+  snapshot.queues = options_.config.queues;
+  snapshot.queue_usage = QueueUsage();
   return snapshot;
+}
+
+void Controller::AddReservedCandidates(std::vector<sched::PendingJob>& pending) {
+  if (pending.size() < pending_.size()) {  // a partial cycle: some pending jobs are not listed
+    std::set<JobId> listed;
+    for (const sched::PendingJob& p : pending) listed.insert(p.id);
+    for (JobId id : reserved_) {
+      auto it = pending_.find(id);
+      if (it != pending_.end() && !listed.count(id)) pending.push_back(it->second);
+    }
+  }
+  // Every reservation is recomputed by this cycle (or dropped with its job).
+  for (JobId id : reserved_) {
+    if (auto it = jobs_.find(id); it != jobs_.end()) it->second.job.expected_start.reset();
+  }
+  reserved_.clear();
 }
 
 void Controller::RunCycle() {
@@ -222,10 +294,16 @@ void Controller::RunCycle() {
   }
   full_cycle_ = false;
   submitted_.clear();
+  AddReservedCandidates(pending);
+  HoldBackCandidates(pending);
   if (pending.empty()) return;
   const sched::CycleResult result =
       scheduler_.RunCycle(BuildSnapshot(false), pending, loop_.clock().Now());
   for (const sched::PendingReason& p : result.still_pending) jobs_.at(p.job_id).job.reason = p.reason;
+  for (const sched::Reservation& r : result.reservations) {
+    jobs_.at(r.job_id).job.expected_start = r.start;
+    reserved_.insert(r.job_id);
+  }
   if (result.starts.empty()) return;
   store::WriteBatch batch;
   std::vector<JobId> started;
@@ -236,6 +314,82 @@ void Controller::RunCycle() {
     started.push_back(start.job_id);
   }
   persister_.Persist(std::move(batch), [this, started = std::move(started)] { Publish(started, {}); });
+}
+
+std::vector<DependencyTarget> Controller::DependencyTargets(JobId id) const {
+  std::vector<DependencyTarget> out;
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return out;
+  auto target = [](const Job& job, int task) {
+    return DependencyTarget{job.id, job.state, job.start_time.has_value(), task};
+  };
+  if (it->second.job.array_job_id != id) {
+    out.push_back(target(it->second.job, -1));
+    return out;
+  }
+  // An array's tasks have consecutive ids starting at the array job id.
+  for (; it != jobs_.end() && it->second.job.array_job_id == id; ++it) {
+    out.push_back(target(it->second.job, it->second.job.array_task_id));
+  }
+  return out;
+}
+
+void Controller::HoldBackCandidates(std::vector<sched::PendingJob>& candidates) {
+  // Every pending job is looked at below: forget waiters on after: that have gone.
+  if (candidates.size() == pending_.size()) start_releases_dependents_ = false;
+  // What runs now, built only when some candidate needs it: tasks per array and
+  // (name, user) pairs, counting every job that still holds resources.
+  std::optional<std::map<JobId, int>> array_running;
+  std::optional<std::set<std::pair<std::string, std::string>>> names_running;
+  auto build_running = [&] {
+    array_running.emplace();
+    names_running.emplace();
+    for (JobId id : active_) {
+      const Job& job = jobs_.at(id).job;
+      if (job.array_job_id != 0) ++(*array_running)[job.array_job_id];
+      names_running->emplace(job.spec.name, job.spec.user);
+    }
+  };
+  const TargetLookup lookup = [this](JobId id) { return DependencyTargets(id); };
+  store::WriteBatch failures;
+  std::vector<JobId> failed;
+  // Candidates mostly come in id order, so a job usually sees in this pass the failure of a
+  // job it depends on; the MarkDirty below catches the rest in the next cycle.
+  std::erase_if(candidates, [&](const sched::PendingJob& candidate) {
+    Job& job = jobs_.at(candidate.id).job;
+    const model::JobSpec& spec = job.spec;
+    const bool throttled = job.array_job_id != 0 && spec.array.max_running > 0;
+    if (spec.dependency.empty() && !throttled) return false;
+    if (!array_running) build_running();
+    const std::pair<std::string, std::string> name_key{spec.name, spec.user};
+    const bool singleton_blocked = names_running->count(name_key) > 0;
+    const DependencyVerdict verdict = EvaluateDependency(spec.dependency, lookup, singleton_blocked);
+    if (verdict.status == DependencyStatus::kNeverSatisfied) {
+      pending_.erase(job.id);
+      Finish(job, JobState::kFailed, "DependencyNeverSatisfied: " + verdict.reason);
+      failures.push_back(store::PutJob(job));
+      failed.push_back(job.id);
+      return true;
+    }
+    if (verdict.status == DependencyStatus::kWaiting) {
+      job.reason = "Dependency";
+      if (WaitsForStart(spec.dependency)) start_releases_dependents_ = true;
+      return true;
+    }
+    if (throttled && (*array_running)[job.array_job_id] >= spec.array.max_running) {
+      job.reason = "JobArrayTaskLimit";
+      return true;
+    }
+    // Admitted: counts as running for the rest of this cycle, whether or not it fits.
+    if (throttled) ++(*array_running)[job.array_job_id];
+    for (const model::DependencyTerm& term : spec.dependency.terms) {
+      if (term.type == model::DependencyType::kSingleton) names_running->insert(name_key);
+    }
+    return false;
+  });
+  if (failed.empty()) return;
+  persister_.Persist(std::move(failures), [this, failed] { Publish(failed, {}); });
+  MarkDirty();  // jobs depending on the failed ones re-evaluate
 }
 
 int Controller::AllocatePort() {
@@ -251,11 +405,13 @@ void Controller::StartJob(JobEntry& entry, model::Allocation allocation) {
   job.state = JobState::kRunning;
   job.reason = "None";
   job.start_time = loop_.clock().Now();
+  job.expected_start.reset();
   job.allocation = std::move(allocation);
   job.master_port = AllocatePort();
   ResolveOutputPaths(job);
   pending_.erase(job.id);
   active_.insert(job.id);
+  if (start_releases_dependents_) MarkDirty();  // after:<this job> may now hold
 }
 
 void Controller::Publish(const std::vector<JobId>& jobs, const std::set<std::string>& extra_nodes) {
@@ -354,6 +510,7 @@ bool Controller::ApplyExit(JobEntry& entry, int rank, const model::TaskReport& r
       Finish(job, JobState::kCompleted, "None");
     }
   }
+  if (model::IsFinal(job.state)) MarkDirty();  // jobs depending on this one re-evaluate
   if (!job.HoldsResources()) Release(job);
   return true;
 }
@@ -427,6 +584,68 @@ void Controller::WatchNode(const std::string& node, std::int64_t version, Durati
     return;
   }
   nodes_.Wait(node, wait, [this, node, done = std::move(done)] { done(AssignmentsFor(node)); });
+}
+
+Result<> Controller::ApplyQueue(model::JobSpec& spec) const {
+  const std::string name = spec.queue.empty() ? model::kDefaultQueue : spec.queue;
+  const model::QueueConfig* queue = options_.config.FindQueue(name);
+  if (!queue && !(options_.config.queues.empty() && name == model::kDefaultQueue)) {
+    std::vector<std::string> known;
+    for (const model::QueueConfig& q : options_.config.queues) known.push_back(q.name);
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("queue: unknown queue '{}' (known: {})", name, fmt::join(known, ", ")));
+  }
+  if (queue && !spec.time_limit && queue->default_time) spec.time_limit = queue->default_time;
+  return {};
+}
+
+std::string Controller::QueueOf(const Job& job) {
+  return job.spec.queue.empty() ? model::kDefaultQueue : job.spec.queue;
+}
+
+model::Resources Controller::JobTotal(const Job& job) {
+  model::Resources total;
+  if (!job.allocation.ranks.empty()) {
+    for (const auto& rank : job.allocation.ranks) total += rank.resources;
+    return total;
+  }
+  for (int i = 0; i < job.spec.num_nodes; ++i) total += job.spec.per_node;
+  return total;
+}
+
+std::map<std::string, model::Resources> Controller::QueueUsage() const {
+  std::map<std::string, model::Resources> usage;
+  for (JobId id : active_) {
+    const Job& job = jobs_.at(id).job;
+    usage[QueueOf(job)] += JobTotal(job);
+  }
+  return usage;
+}
+
+std::vector<QueueStatus> Controller::ListQueues() const {
+  std::map<std::string, QueueStatus> by_name;
+  for (const model::QueueConfig& q : options_.config.queues) by_name[q.name].config = q;
+  const std::map<std::string, model::Resources> usage = QueueUsage();
+  const sched::QuotaLedger ledger(options_.config.queues, usage);
+  for (const auto& [name, used] : usage) {
+    QueueStatus& status = by_name[name];
+    status.config.name = name;
+    status.usage = used;
+    status.borrowed = ledger.Borrowed(name);
+  }
+  for (JobId id : active_) {
+    const Job& job = jobs_.at(id).job;
+    if (job.state == JobState::kRunning) ++by_name[QueueOf(job)].running_jobs;
+  }
+  for (const auto& [id, pending] : pending_) {
+    QueueStatus& status = by_name[QueueOf(jobs_.at(id).job)];
+    status.config.name = QueueOf(jobs_.at(id).job);
+    ++status.pending_jobs;
+    status.pending_demand += JobTotal(jobs_.at(id).job);
+  }
+  std::vector<QueueStatus> out;
+  for (auto& [name, status] : by_name) out.push_back(std::move(status));
+  return out;
 }
 
 }  // namespace weft::controller

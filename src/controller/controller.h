@@ -14,9 +14,11 @@
 
 #include "common/error.h"
 #include "common/event_loop.h"
+#include "controller/dependencies.h"
 #include "controller/node_registry.h"
 #include "controller/persister.h"
 #include "model/job.h"
+#include "model/queue.h"
 #include "model/task.h"
 #include "sched/scheduler.h"
 #include "store/state_repository.h"
@@ -28,6 +30,7 @@ struct ControllerOptions {
   int master_port_first = 20000;                      // MASTER_PORT range handed to jobs
   int master_port_count = 10000;
   std::string cluster_name = "weft";
+  model::ClusterConfig config;  // queues (none configured: one unlimited "default" queue)
 };
 
 struct JobFilter {
@@ -43,6 +46,16 @@ struct NodeStatus {
   std::vector<model::JobId> jobs;
 };
 
+// A queue as `weft queues` shows it.
+struct QueueStatus {
+  model::QueueConfig config;
+  model::Resources usage;     // held by its running jobs
+  model::Resources borrowed;  // usage above the nominal quota
+  model::Resources pending_demand;
+  int running_jobs = 0;
+  int pending_jobs = 0;
+};
+
 class Controller {
  public:
   using JobCallback = std::function<void(Result<model::Job>)>;
@@ -53,16 +66,20 @@ class Controller {
   void Restore(store::DurableState state);
 
   // Validates, checks that some node could ever run it, stores it, and answers with the
-  // PENDING job once durable. Bad input: kInvalidArgument naming the field.
+  // PENDING job once durable. Bad input: kInvalidArgument naming the field. A spec with an
+  // array creates one job per index in one durable batch (consecutive ids; the first is the
+  // array job id) and answers with the first task. Every job a dependency names must exist.
   void Submit(model::JobSpec spec, JobCallback done);
-  // Ends a pending or running job as CANCELLED (its ranks are killed by their agents).
-  // kNotFound for an unknown id, kFailedPrecondition when it has already ended.
+  // Ends a pending or running job as CANCELLED (its ranks are killed by their agents); an
+  // array job id cancels every task of the array that has not ended, and answers with the
+  // first task. kNotFound for an unknown id, kFailedPrecondition when all has already ended.
   void Cancel(model::JobId id, JobCallback done);
 
   const model::Job* FindJob(model::JobId id) const;
   // Visits matching jobs in id order (newest first when filter.limit is set).
   void ForEachJob(const JobFilter& filter, const std::function<void(const model::Job&)>& visit) const;
   std::vector<NodeStatus> ListNodes() const;
+  std::vector<QueueStatus> ListQueues() const;
 
   // An agent's level-triggered report. Answers with the node's assignment version once the
   // exits in it are durable.
@@ -83,12 +100,27 @@ class Controller {
     bool published_running = false;
   };
 
+  // Checks the spec's queue exists and applies its default time limit.
+  Result<> ApplyQueue(model::JobSpec& spec) const;
+  static std::string QueueOf(const model::Job& job);      // "" means the default queue
+  static model::Resources JobTotal(const model::Job& job);  // all ranks together
+  std::map<std::string, model::Resources> QueueUsage() const;  // of jobs holding resources
   // Schedules a cycle over every pending job: resources were freed or nodes changed.
   void MarkDirty();
   // Schedules a cycle over just-submitted jobs. Enough while nothing was freed: every older
   // pending job failed to fit last time and free resources have only shrunk since.
   void MarkSubmitted(model::JobId id);
   void RunCycle();
+  // Before a cycle: makes every job holding a reservation a candidate (a partial cycle must
+  // not start a new job in front of one without respecting it) and forgets the reservations
+  // with their expected starts; the cycle's result sets them again.
+  void AddReservedCandidates(std::vector<sched::PendingJob>& pending);
+  // Drops from a cycle's `candidates` the jobs that must wait (reason "Dependency" for an
+  // unmet dependency or singleton, "JobArrayTaskLimit" beyond an array's %N throttle) and
+  // ends as FAILED, durably, those whose dependency can never be met.
+  void HoldBackCandidates(std::vector<sched::PendingJob>& candidates);
+  // The jobs a dependency on `id` refers to: the job, or every task of the array `id` names.
+  std::vector<DependencyTarget> DependencyTargets(model::JobId id) const;
   sched::ClusterSnapshot BuildSnapshot(bool include_down) const;
   static sched::PendingJob ToPending(const model::Job& job);
   void StartJob(JobEntry& entry, model::Allocation allocation);
@@ -120,8 +152,10 @@ class Controller {
   std::set<int> ports_in_use_;
   int next_port_offset_ = 0;
   bool cycle_posted_ = false;
+  bool start_releases_dependents_ = false;  // some pending job waits on after:; a start re-runs a cycle
   bool full_cycle_ = true;              // next cycle considers every pending job
   std::set<model::JobId> submitted_;    // pending jobs no cycle has considered yet
+  std::set<model::JobId> reserved_;     // jobs the last cycle gave a reservation (expected_start)
   std::optional<sched::ClusterSnapshot> capacity_snapshot_;  // for feasibility; reset on node changes
 };
 

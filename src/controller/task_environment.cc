@@ -17,6 +17,10 @@ std::string Resolve(const std::string& pattern, const model::Job& job, int rank)
   ctx.node_index = rank;
   ctx.user = job.spec.user;
   ctx.restart_count = job.restart_count;
+  if (job.array_job_id != 0) {
+    ctx.array_job_id = job.array_job_id;
+    ctx.array_task_id = job.array_task_id;
+  }
   std::string path = spec::ExpandFilenamePattern(pattern, ctx);
   if (!path.empty() && path[0] != '/') path = job.spec.work_dir + "/" + path;
   return path;
@@ -33,7 +37,11 @@ std::string JoinInts(const std::vector<int>& values) {
 void ResolveOutputPaths(model::Job& job) {
   const int ranks = static_cast<int>(job.allocation.ranks.size());
   std::string out = job.spec.output_pattern;
-  if (out.empty()) out = ranks > 1 ? "weft-%j.%n.out" : "weft-%j.out";
+  if (out.empty()) {
+    // sbatch's slurm-%j.out and, for array tasks, slurm-%A_%a.out.
+    const std::string id = job.array_job_id != 0 ? "%A_%a" : "%j";
+    out = ranks > 1 ? "weft-" + id + ".%n.out" : "weft-" + id + ".out";
+  }
   job.tasks.assign(ranks, model::TaskRecord{});
   for (int r = 0; r < ranks; ++r) {
     job.tasks[r].output_path = Resolve(out, job, r);
@@ -121,6 +129,34 @@ model::TaskAssignment BuildAssignment(const model::Job& job, int rank,
       env["SLURM_JOB_END_TIME"] =
           std::to_string(ToUnixMicros(*job.start_time + *spec.time_limit) / 1000000);
     }
+  }
+  if (!spec.dependency.empty()) env["SLURM_JOB_DEPENDENCY"] = model::ToString(spec.dependency);
+  // Array tasks (sbatch --array). STEP is the spacing when the indices are evenly spaced, else 1.
+  for (const char* name : {"SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT",
+                           "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX", "SLURM_ARRAY_TASK_STEP",
+                           "WEFT_ARRAY_JOB_ID", "WEFT_ARRAY_TASK_ID"}) {
+    env.erase(name);  // never inherited from a submitter that is itself an array task
+  }
+  if (job.array_job_id != 0) {
+    const std::vector<int> indices = spec.array.Indices();
+    int step = 1;
+    if (indices.size() > 1) {
+      step = indices[1] - indices[0];
+      for (std::size_t i = 2; i < indices.size(); ++i) {
+        if (indices[i] - indices[i - 1] != step) {
+          step = 1;
+          break;
+        }
+      }
+    }
+    env["SLURM_ARRAY_JOB_ID"] = std::to_string(job.array_job_id);
+    env["SLURM_ARRAY_TASK_ID"] = std::to_string(job.array_task_id);
+    env["SLURM_ARRAY_TASK_COUNT"] = std::to_string(indices.size());
+    env["SLURM_ARRAY_TASK_MIN"] = indices.empty() ? "0" : std::to_string(indices.front());
+    env["SLURM_ARRAY_TASK_MAX"] = indices.empty() ? "0" : std::to_string(indices.back());
+    env["SLURM_ARRAY_TASK_STEP"] = std::to_string(step);
+    env["WEFT_ARRAY_JOB_ID"] = std::to_string(job.array_job_id);
+    env["WEFT_ARRAY_TASK_ID"] = std::to_string(job.array_task_id);
   }
   // Variables a submitter's own srun step may have left behind would mislead frameworks.
   for (const char* per_task : {"SLURM_PROCID", "SLURM_LOCALID", "SLURM_NTASKS", "SLURM_NPROCS",

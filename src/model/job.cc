@@ -1,7 +1,10 @@
 #include "model/job.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
+
+#include <fmt/format.h>
 
 namespace weft::model {
 namespace {
@@ -55,6 +58,66 @@ std::string_view ToString(TaskPhase phase) {
     case TaskPhase::kExited: return "EXITED";
   }
   return "UNKNOWN";
+}
+
+std::vector<int> ArraySpec::Indices() const {
+  std::vector<int> out;
+  for (const ArrayRange& r : ranges) {
+    if (r.step < 1) continue;
+    for (long long i = r.first; i <= r.last; i += r.step) out.push_back(static_cast<int>(i));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::string ToString(const ArraySpec& array) {
+  std::string out;
+  for (const ArrayRange& r : array.ranges) {
+    if (!out.empty()) out += ',';
+    if (r.first == r.last) {
+      out += std::to_string(r.first);
+    } else {
+      out += fmt::format("{}-{}", r.first, r.last);
+      if (r.step != 1) out += fmt::format(":{}", r.step);
+    }
+  }
+  if (array.max_running > 0) out += fmt::format("%{}", array.max_running);
+  return out;
+}
+
+namespace {
+constexpr std::array<std::pair<DependencyType, std::string_view>, 5> kDependencyNames{{
+    {DependencyType::kAfter, "after"},
+    {DependencyType::kAfterAny, "afterany"},
+    {DependencyType::kAfterOk, "afterok"},
+    {DependencyType::kAfterNotOk, "afternotok"},
+    {DependencyType::kSingleton, "singleton"},
+}};
+}  // namespace
+
+std::string_view ToString(DependencyType type) {
+  for (const auto& [t, name] : kDependencyNames) {
+    if (t == type) return name;
+  }
+  return "unknown";
+}
+
+std::optional<DependencyType> ParseDependencyType(std::string_view text) {
+  for (const auto& [t, name] : kDependencyNames) {
+    if (name == text) return t;
+  }
+  return std::nullopt;
+}
+
+std::string ToString(const Dependency& dependency) {
+  std::string out;
+  for (const DependencyTerm& term : dependency.terms) {
+    if (!out.empty()) out += dependency.any ? '?' : ',';
+    out += ToString(term.type);
+    for (JobId id : term.jobs) out += fmt::format(":{}", id);
+  }
+  return out;
 }
 
 bool Job::HoldsResources() const {

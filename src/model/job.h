@@ -35,6 +35,46 @@ bool IsFinal(JobState state);
 // node-failed job with retries left goes RUNNING → PENDING. Everything else is refused.
 bool CanTransition(JobState from, JobState to);
 
+// sbatch --array: the task indices, as ranges, and the throttle. An empty `ranges` means the
+// job is not an array.
+struct ArrayRange {
+  int first = 0;
+  int last = 0;  // inclusive, >= first
+  int step = 1;  // >= 1
+  bool operator==(const ArrayRange&) const = default;
+};
+struct ArraySpec {
+  std::vector<ArrayRange> ranges;
+  int max_running = 0;  // %N: at most N tasks running at once; 0 = no limit
+  bool empty() const { return ranges.empty(); }
+  // Every index, ascending, without duplicates.
+  std::vector<int> Indices() const;
+  bool operator==(const ArraySpec&) const = default;
+};
+// "0-15:4,20%2": ranges as written by sbatch (a single index alone), then the throttle.
+std::string ToString(const ArraySpec& array);
+
+// sbatch --dependency. after: the job has started (or ended without starting); afterany: it
+// has ended; afterok: it COMPLETED; afternotok: it ended in any other state; singleton: no
+// other job with the same name and user is running.
+enum class DependencyType { kAfter, kAfterAny, kAfterOk, kAfterNotOk, kSingleton };
+std::string_view ToString(DependencyType type);
+std::optional<DependencyType> ParseDependencyType(std::string_view text);
+
+struct DependencyTerm {
+  DependencyType type = DependencyType::kAfterOk;
+  std::vector<JobId> jobs;  // empty for singleton; an array job id stands for all its tasks
+  bool operator==(const DependencyTerm&) const = default;
+};
+struct Dependency {
+  std::vector<DependencyTerm> terms;  // empty = no dependency
+  bool any = false;                   // '?': one term suffices; ',': every term must hold
+  bool empty() const { return terms.empty(); }
+  bool operator==(const Dependency&) const = default;
+};
+// "afterok:3:4,singleton" (or '?'-separated when `any`).
+std::string ToString(const Dependency& dependency);
+
 struct JobSpec {
   std::string name;
   int num_nodes = 1;
@@ -58,6 +98,8 @@ struct JobSpec {
   std::string output_pattern;    // -o, "" = default
   std::string error_pattern;     // -e, "" = merged into output
   std::string user;
+  ArraySpec array;               // --array; empty = a single job
+  Dependency dependency;         // --dependency; empty = none
 };
 
 // Resources one rank holds on one node.
@@ -100,10 +142,15 @@ struct Job {
   TimePoint submit_time{};
   std::optional<TimePoint> start_time;
   std::optional<TimePoint> end_time;
+  // PENDING only: when the scheduler's reservation expects the job to start. Recomputed by
+  // every cycle (not a state transition); nullopt while the job has no reservation.
+  std::optional<TimePoint> expected_start;
   int exit_code = 0;
   int exit_signal = 0;
   int restart_count = 0;
   int master_port = 0;
+  JobId array_job_id = 0;   // the array's first task id (SLURM_ARRAY_JOB_ID); 0 = not in an array
+  int array_task_id = -1;   // this task's index (SLURM_ARRAY_TASK_ID); -1 = not in an array
   Allocation allocation;         // empty while pending
   std::vector<TaskRecord> tasks;  // one per rank while running or finished
 

@@ -54,6 +54,33 @@ TaskKey KeyFrom(const json& j) {
   return k;
 }
 
+ArraySpec ArrayFrom(const json& j) {
+  ArraySpec a;
+  for (const json& r : j.value("ranges", json::array())) {
+    ArrayRange range;
+    range.first = r.at("first").get<int>();
+    range.last = r.at("last").get<int>();
+    GetIf(r, "step", range.step);
+    a.ranges.push_back(range);
+  }
+  GetIf(j, "max_running", a.max_running);
+  return a;
+}
+
+Dependency DependencyFrom(const json& j) {
+  Dependency d;
+  for (const json& t : j.value("terms", json::array())) {
+    DependencyTerm term;
+    auto type = ParseDependencyType(t.at("type").get<std::string>());
+    if (!type) throw json::other_error::create(501, "unknown dependency type", &t);
+    term.type = *type;
+    GetIf(t, "jobs", term.jobs);
+    d.terms.push_back(std::move(term));
+  }
+  GetIf(j, "any", d.any);
+  return d;
+}
+
 JobSpec SpecFrom(const json& j) {
   JobSpec s;
   GetIf(j, "name", s.name);
@@ -80,6 +107,10 @@ JobSpec SpecFrom(const json& j) {
   GetIf(j, "output", s.output_pattern);
   GetIf(j, "error", s.error_pattern);
   GetIf(j, "user", s.user);
+  if (auto it = j.find("array"); it != j.end() && !it->is_null()) s.array = ArrayFrom(*it);
+  if (auto it = j.find("dependency"); it != j.end() && !it->is_null()) {
+    s.dependency = DependencyFrom(*it);
+  }
   return s;
 }
 
@@ -122,6 +153,21 @@ void to_json(json& j, const JobSpec& s) {
            {"output", s.output_pattern},
            {"error", s.error_pattern},
            {"user", s.user}};
+  // Written only when set, so records of plain jobs stay as they were.
+  if (!s.array.empty()) {
+    json ranges = json::array();
+    for (const ArrayRange& r : s.array.ranges) {
+      ranges.push_back(json{{"first", r.first}, {"last", r.last}, {"step", r.step}});
+    }
+    j["array"] = json{{"ranges", std::move(ranges)}, {"max_running", s.array.max_running}};
+  }
+  if (!s.dependency.empty()) {
+    json terms = json::array();
+    for (const DependencyTerm& t : s.dependency.terms) {
+      terms.push_back(json{{"type", ToString(t.type)}, {"jobs", t.jobs}});
+    }
+    j["dependency"] = json{{"terms", std::move(terms)}, {"any", s.dependency.any}};
+  }
 }
 
 void to_json(json& j, const NodeAllocation& a) {
@@ -153,12 +199,17 @@ void to_json(json& j, const Job& job) {
            {"submit_time", ToUnixMicros(job.submit_time)},
            {"start_time", OptTime(job.start_time)},
            {"end_time", OptTime(job.end_time)},
+           {"expected_start", OptTime(job.expected_start)},
            {"exit_code", job.exit_code},
            {"exit_signal", job.exit_signal},
            {"restart_count", job.restart_count},
            {"master_port", job.master_port},
            {"allocation", job.allocation.ranks},
            {"tasks", job.tasks}};
+  if (job.array_job_id != 0) {
+    j["array_job_id"] = job.array_job_id;
+    j["array_task_id"] = job.array_task_id;
+  }
 }
 
 void to_json(json& j, const Node& n) {
@@ -218,10 +269,13 @@ Result<Job> JobFromJson(const json& j) {
     job.submit_time = FromUnixMicros(j.at("submit_time").get<std::int64_t>());
     job.start_time = GetOptTime(j, "start_time");
     job.end_time = GetOptTime(j, "end_time");
+    job.expected_start = GetOptTime(j, "expected_start");  // absent in older records
     GetIf(j, "exit_code", job.exit_code);
     GetIf(j, "exit_signal", job.exit_signal);
     GetIf(j, "restart_count", job.restart_count);
     GetIf(j, "master_port", job.master_port);
+    GetIf(j, "array_job_id", job.array_job_id);
+    GetIf(j, "array_task_id", job.array_task_id);
     for (const json& a : j.value("allocation", json::array())) {
       NodeAllocation na;
       na.node = a.at("node").get<std::string>();

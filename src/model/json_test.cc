@@ -31,6 +31,39 @@ TEST(JsonTest, JobRoundTripsThroughJson) {
   EXPECT_TRUE(back->tasks[1].exit->timed_out);
 }
 
+TEST(JsonTest, ArrayAndDependencyRoundTripAndOldRecordsDecodeToDefaults) {
+  Job job;
+  job.id = 9;
+  job.spec.array = {{{0, 15, 4}, {20, 20, 1}}, 2};
+  job.spec.dependency = {{{DependencyType::kAfterOk, {3, 4}}, {DependencyType::kSingleton, {}}}, true};
+  job.array_job_id = 9;
+  job.array_task_id = 0;
+  Result<Job> back = JobFromJson(nlohmann::json(job));
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(back->spec.array, job.spec.array);
+  EXPECT_EQ(back->spec.dependency, job.spec.dependency);
+  EXPECT_EQ(back->array_job_id, 9);
+  EXPECT_EQ(back->array_task_id, 0);
+  EXPECT_EQ(ToString(back->spec.array), "0-15:4,20%2");
+  EXPECT_EQ(ToString(back->spec.dependency), "afterok:3:4?singleton");
+
+  // A record written before these fields existed.
+  nlohmann::json old = nlohmann::json(Job{});
+  old["spec"].erase("array");
+  old["spec"].erase("dependency");
+  ASSERT_FALSE(old.contains("array_job_id"));
+  Result<Job> plain = JobFromJson(old);
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_TRUE(plain->spec.array.empty());
+  EXPECT_TRUE(plain->spec.dependency.empty());
+  EXPECT_EQ(plain->array_job_id, 0);
+  EXPECT_EQ(plain->array_task_id, -1);
+
+  nlohmann::json bad = nlohmann::json(job);
+  bad["spec"]["dependency"]["terms"][0]["type"] = "aftercorr";
+  EXPECT_FALSE(JobFromJson(bad).has_value());
+}
+
 TEST(JsonTest, BadFieldTypeIsAnInvalidArgumentNotAnException) {
   Result<JobSpec> spec = JobSpecFromJson(nlohmann::json{{"num_nodes", "two"}});
   ASSERT_FALSE(spec.has_value());

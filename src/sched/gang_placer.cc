@@ -4,8 +4,9 @@
 
 namespace weft::sched {
 
-std::optional<std::vector<std::size_t>> GangPlacer::Place(const PendingJob& job,
-                                                          const ClusterSnapshot& cluster) const {
+std::optional<std::vector<std::size_t>> GangPlacer::Place(
+    const PendingJob& job, const ClusterSnapshot& cluster,
+    const std::function<bool(std::size_t)>& also) const {
   struct Candidate {
     std::int64_t score;
     std::size_t index;
@@ -20,7 +21,7 @@ std::optional<std::vector<std::size_t>> GangPlacer::Place(const PendingJob& job,
         break;
       }
     }
-    if (!fits) continue;
+    if (!fits || (also && !also(i))) continue;
     std::int64_t score = 0;
     for (const auto& scorer : scorers_) score += scorer->Score(job, node);
     candidates.push_back({score, i});

@@ -1,6 +1,8 @@
 #include "sched/scheduler.h"
 
 #include <algorithm>
+#include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <tuple>
@@ -8,6 +10,8 @@
 #include <fmt/format.h>
 
 #include "sched/gang_placer.h"
+#include "sched/quota.h"
+#include "sched/planner.h"
 
 namespace weft::sched {
 
@@ -20,12 +24,23 @@ Profile DefaultProfile() {
   return p;
 }
 
+Profile ProfileFor(const model::SchedulerConfig& config) {
+  Profile p = DefaultProfile();
+  switch (config.backfill) {
+    case model::BackfillMode::kNone: p.reservation_depth = 0; break;
+    case model::BackfillMode::kEasy: p.reservation_depth = 1; break;
+    case model::BackfillMode::kConservative: p.reservation_depth = std::numeric_limits<int>::max(); break;
+  }
+  return p;
+}
+
 Scheduler::Scheduler(Profile profile) : profile_(std::move(profile)) {}
 
 namespace {
 
 // Jobs with the same shape fit or fail together within a cycle: free resources only shrink
-// as the cycle goes on, so a shape that failed once fails for every later job.
+// (and the plan only fills) as the cycle goes on, so a shape that failed once fails for
+// every later job that would run at least as long.
 using Shape = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, std::string, bool,
                          std::vector<std::string>>;
 Shape ShapeOf(const PendingJob& job) {
@@ -39,10 +54,30 @@ CycleResult Scheduler::RunCycle(const ClusterSnapshot& cluster,
                                 std::span<const PendingJob> pending, TimePoint now) const {
   // 1. Order the queue.
   const std::vector<const PendingJob*> order = profile_.queue_order->Order(pending, now);
-  // 2. Place each job on the cycle's working copy; starting a job takes its resources there.
+  // 2. Place each job on the cycle's working copy; starting a job takes its resources there
+  //    and in the plan (resources × time), which also holds the reservations.
   ClusterSnapshot working = cluster;
+  Planner planner(cluster, now);
   const GangPlacer placer(profile_.filters, profile_.scorers);
-  std::set<Shape> failed_shapes;
+  // Per shape, the shortest run that failed to fit now (resp. to find a reservation). Free
+  // resources only shrink and the plan only fills as the cycle goes on, so the same shape
+  // running at least as long fails too. kNoLimit stands for "no time limit".
+  constexpr std::int64_t kNoLimit = std::numeric_limits<std::int64_t>::max();
+  auto run_length = [&](const PendingJob& job) {
+    return job.time_limit ? job.time_limit->count() : kNoLimit;
+  };
+  std::map<Shape, std::int64_t> failed_shapes;
+  std::map<Shape, std::int64_t> unreservable_shapes;
+  auto known_to_fail = [&](const std::map<Shape, std::int64_t>& failed, const Shape& shape,
+                           std::int64_t length) {
+    auto it = failed.find(shape);
+    return it != failed.end() && length >= it->second;
+  };
+  auto note_failure = [&](std::map<Shape, std::int64_t>& failed, const Shape& shape,
+                          std::int64_t length) {
+    auto [it, inserted] = failed.try_emplace(shape, length);
+    if (!inserted) it->second = std::min(it->second, length);
+  };
   // No job asks for less than its CPUs: once no node has that many free, it cannot fit
   // anywhere, without looking at a node (the common case in a long, busy queue).
   auto max_free_cpu = [](const ClusterSnapshot& c) {
@@ -61,24 +96,83 @@ CycleResult Scheduler::RunCycle(const ClusterSnapshot& cluster,
     if (inserted) it->second = placer.Place(job, cluster).has_value();
     return it->second ? "Priority" : "Resources";
   };
+  // Nodes as if empty, for "which nodes could ever hold this job" (built on first need).
+  std::vector<NodeView> pristine;
+  std::map<Shape, std::vector<std::size_t>> eligible_by_shape;
+  auto eligible_nodes = [&](const PendingJob& job, const Shape& shape) -> const std::vector<std::size_t>& {
+    auto [cached, inserted] = eligible_by_shape.try_emplace(shape);
+    if (!inserted) return cached->second;
+    if (pristine.empty()) {
+      pristine = cluster.nodes;
+      for (NodeView& node : pristine) {
+        node.free = node.capacity;
+        node.gpu_free.assign(node.gpu_free.size(), true);
+        node.idle = true;
+      }
+    }
+    for (std::size_t i = 0; i < pristine.size(); ++i) {
+      bool ok = true;
+      for (const auto& filter : profile_.filters) {
+        if (!filter->Filter(job, pristine[i]).ok()) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok) cached->second.push_back(i);
+    }
+    return cached->second;
+  };
+  QuotaLedger quota(cluster.queues, cluster.queue_usage);
   CycleResult result;
+  bool blocked = false;  // some job could not start (depth 0: nothing behind it may)
   for (const PendingJob* job : order) {
-    if (job->per_node.cpu_milli > free_cpu) {
-      result.still_pending.push_back({job->id, reason_for(*job, ShapeOf(*job))});
+    // 0. Quota first: a queue past its quota (plus what it may borrow) waits, and gets no
+    //    reservation, since free resources would not start it.
+    model::Resources total;
+    for (int i = 0; i < job->num_nodes; ++i) total += job->per_node;
+    if (!quota.Admits(job->queue, total)) {
+      result.still_pending.push_back({job->id, "QuotaExceeded"});
       continue;
     }
     const Shape shape = ShapeOf(*job);
-    if (failed_shapes.count(shape)) {
-      result.still_pending.push_back({job->id, reason_for(*job, shape)});
-      continue;
+    const std::int64_t length = run_length(*job);
+    const TimePoint end = EndAfter(now, job->time_limit);
+    const bool held_back = profile_.reservation_depth <= 0 && blocked;
+    if (!held_back && job->per_node.cpu_milli <= free_cpu &&
+        !known_to_fail(failed_shapes, shape, length)) {
+      // 3. Fit now, on nodes where running until `end` overlaps no reservation.
+      // (No predicate at all while nothing is reserved: the common, cheap case.)
+      std::function<bool(std::size_t)> clear_of_reservations;
+      if (planner.HasAnyReservation()) {
+        clear_of_reservations = [&planner, job, now, end](std::size_t i) {
+          return !planner.HasReservation(i) || planner.Fits(i, *job, now, end);
+        };
+      }
+      if (auto nodes = placer.Place(*job, working, clear_of_reservations)) {
+        result.starts.push_back({job->id, GangPlacer::Commit(*job, *nodes, working)});
+        model::Resources taken;
+        for (const auto& rank : result.starts.back().allocation.ranks) taken += rank.resources;
+        quota.Charge(job->queue, taken);
+        planner.Start(*job, *nodes, end);
+        free_cpu = max_free_cpu(working);
+        continue;
+      }
+      note_failure(failed_shapes, shape, length);
     }
-    if (auto nodes = placer.Place(*job, working)) {
-      result.starts.push_back({job->id, GangPlacer::Commit(*job, *nodes, working)});
-      free_cpu = max_free_cpu(working);
-      continue;
+    blocked = true;
+    // 4. Reserve the earliest start of the whole gang while the depth allows.
+    if (static_cast<int>(result.reservations.size()) < profile_.reservation_depth &&
+        !known_to_fail(unreservable_shapes, shape, length)) {
+      if (auto slot = planner.EarliestStart(*job, eligible_nodes(*job, shape))) {
+        planner.Reserve(*job, slot->nodes, slot->start, EndAfter(slot->start, job->time_limit));
+        Reservation reservation{job->id, slot->start, {}};
+        for (std::size_t i : slot->nodes) reservation.nodes.push_back(cluster.nodes[i].name);
+        result.reservations.push_back(std::move(reservation));
+      } else {
+        note_failure(unreservable_shapes, shape, length);
+      }
     }
-    // 3. Tell "busy" (Resources) from "taken by jobs ahead of it in this cycle" (Priority).
-    failed_shapes.insert(shape);
+    // 5. Tell "busy" (Resources) from "held for jobs ahead of it" (Priority).
     result.still_pending.push_back({job->id, reason_for(*job, shape)});
   }
   return result;

@@ -3,11 +3,13 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
 #include "model/job.h"
+#include "model/queue.h"
 #include "model/resources.h"
 
 namespace weft::sched {
@@ -24,9 +26,26 @@ struct NodeView {
   bool idle = true;                // no allocation at all (what --exclusive needs)
 };
 
+// One running job's hold on the cluster, for planning ahead (backfill). Its resources are
+// already subtracted from the nodes' `free`; this says when they come back.
+struct RunningAllocation {
+  model::JobId job_id = 0;
+  std::vector<model::NodeAllocation> ranks;  // the ranks still holding resources, by node name
+  // start + time limit; nullopt = no time limit: the job holds its resources forever as far
+  // as planning goes, so no reservation can use them (Slurm gives such jobs the partition's
+  // maximum time instead). An end already past counts as "now" (the job is being killed).
+  std::optional<TimePoint> expected_end;
+};
+
 // Ordered by node name: iteration order feeds decisions, and decisions must be deterministic.
 struct ClusterSnapshot {
   std::vector<NodeView> nodes;
+  // Ordered by job id. Held resources not explained here (a node built with less `free`)
+  // are taken to be held forever.
+  std::vector<RunningAllocation> running;
+  // Queue quotas and what each queue's running jobs hold now (none configured: no quota).
+  std::vector<model::QueueConfig> queues;
+  std::map<std::string, model::Resources> queue_usage;
 };
 
 // What the scheduler needs to know about one pending job.
@@ -39,6 +58,8 @@ struct PendingJob {
   std::vector<std::string> pools;  // empty = any
   int priority = 0;
   TimePoint submit_time{};
+  std::optional<Duration> time_limit;  // nullopt = none: it would run (and hold) forever
+  std::string queue = "default";
 };
 
 }  // namespace weft::sched

@@ -299,8 +299,11 @@ TEST(ParseBatchScriptTest, ErrorsNameTheLineAndTheProblem) {
        "line 2: unknown #SBATCH directive '--preemptible' (Weft's own options go in #WEFT "
        "directives)"},
       {"#SBATCH --mem=lots\n", "line 2: --mem: 'lots' is not a size (examples: 4G, 512M)"},
-      {"#SBATCH --array=0-9\n", "line 2: --array is not supported yet"},
-      {"#SBATCH --dependency=afterok:1\n", "line 2: --dependency is not supported yet"},
+      {"#SBATCH --array=0-9%0\n",
+       "line 2: --array: the limit after '%' in '0-9%0' must be a count of at least 1"},
+      {"#SBATCH --dependency=aftercorr:1\n",
+       "line 2: --dependency: 'aftercorr:1' is not a dependency (types: after, afterany, afterok, "
+       "afternotok, singleton)"},
       {"#SBATCH -J \"open\n", "line 2: unterminated double quote in #SBATCH directive"},
       {"#SBATCH -N 2 train\n",
        "line 2: unexpected argument 'train' in #SBATCH directive (options start with '-')"},
@@ -315,6 +318,21 @@ TEST(ParseBatchScriptTest, ErrorsNameTheLineAndTheProblem) {
     EXPECT_EQ(ErrorOf(c.directives), c.message);
   }
   EXPECT_EQ(ErrorOf("", {"--bogus"}), "unknown option '--bogus'");
+}
+
+TEST(ParseBatchScriptTest, ArrayAndDependencyDirectives) {
+  const model::JobSpec spec =
+      SpecOf("#SBATCH --array=0-99%8\n#SBATCH -d afterok:12:13,singleton\n");
+  EXPECT_EQ(spec.array.Indices().size(), 100u);
+  EXPECT_EQ(spec.array.max_running, 8);
+  EXPECT_EQ(model::ToString(spec.dependency), "afterok:12:13,singleton");
+  // The command line replaces a directive's array and dependency whole.
+  const model::JobSpec over = SpecOf("#SBATCH -a 0-9\n#SBATCH --dependency=after:4\n",
+                                     {"--array=1,3", "-d", "afterany:5"});
+  EXPECT_EQ(over.array.Indices(), (std::vector<int>{1, 3}));
+  EXPECT_EQ(model::ToString(over.dependency), "afterany:5");
+  EXPECT_TRUE(SpecOf("").array.empty());
+  EXPECT_TRUE(SpecOf("").dependency.empty());
 }
 
 TEST(ParseBatchScriptTest, RequiresAShebang) {

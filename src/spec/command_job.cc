@@ -19,6 +19,11 @@ Result<ParsedJob> ParseCommandJob(const std::vector<std::string>& options,
   }
   auto layer = ParseCommandLineOptions(options);
   if (!layer) return tl::unexpected(layer.error());
+  if (layer->array) {
+    // srun has no arrays either: one streamed job, one exit code.
+    return Fail(ErrorCode::kInvalidArgument,
+                "--array: not available with weft run; submit arrays with weft submit");
+  }
 
   std::string script = "#!/bin/sh\nexec";
   for (const std::string& word : command) script += " " + QuoteShellWord(word);

@@ -56,6 +56,8 @@ TEST(ParseCommandJobTest, Errors) {
             "unknown option '--bogus'");
   EXPECT_EQ(ParseCommandJob({"-N", "2", "stray"}, {"true"}, Context()).error().message,
             "unexpected argument 'stray' among the options");
+  EXPECT_EQ(ParseCommandJob({"--array=0-3"}, {"true"}, Context()).error().message,
+            "--array: not available with weft run; submit arrays with weft submit");
 }
 
 }  // namespace

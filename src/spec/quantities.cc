@@ -237,4 +237,111 @@ bool IsVariableName(std::string_view name) {
   });
 }
 
+Result<model::ArraySpec> ParseArraySpec(std::string_view label, std::string_view text) {
+  const std::string_view t = Trim(text);
+  const auto bad = [&](std::string_view part) {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("{}: '{}' is not an index list (examples: 0-99%8, 1,3,5-7, 0-15:4)",
+                            label, part));
+  };
+  model::ArraySpec out;
+  std::string_view list = t;
+  if (const auto pct = t.find('%'); pct != std::string_view::npos) {
+    list = t.substr(0, pct);
+    const auto n = ParseDigits(t.substr(pct + 1));
+    if (!n || *n < 1 || *n > kMaxCount) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  fmt::format("{}: the limit after '%' in '{}' must be a count of at least 1",
+                              label, text));
+    }
+    out.max_running = static_cast<int>(*n);
+  }
+  if (list.empty()) return bad(text);
+  long long total = 0;
+  for (const std::string& raw : Split(list, ',')) {
+    const std::string_view item = Trim(raw);
+    model::ArrayRange range;
+    std::string_view bounds = item;
+    if (const auto colon = item.find(':'); colon != std::string_view::npos) {
+      bounds = item.substr(0, colon);
+      const auto step = ParseDigits(item.substr(colon + 1));
+      if (!step || *step < 1 || *step > kMaxArrayIndex) {
+        return Fail(ErrorCode::kInvalidArgument,
+                    fmt::format("{}: the step in '{}' must be a count of at least 1", label, item));
+      }
+      range.step = static_cast<int>(*step);
+    }
+    const auto dash = bounds.find('-');
+    const auto first = ParseDigits(bounds.substr(0, dash));
+    const auto last = dash == std::string_view::npos ? first : ParseDigits(bounds.substr(dash + 1));
+    if (!first || !last || (dash == std::string_view::npos && range.step != 1)) return bad(item);
+    if (*first > kMaxArrayIndex || *last > kMaxArrayIndex) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  fmt::format("{}: '{}' goes above the largest index, {}", label, item,
+                              kMaxArrayIndex));
+    }
+    if (*first > *last) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  fmt::format("{}: '{}' has its first index above its last", label, item));
+    }
+    range.first = static_cast<int>(*first);
+    range.last = static_cast<int>(*last);
+    total += (range.last - range.first) / range.step + 1;
+    if (total > kMaxArrayTasks) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  fmt::format("{}: '{}' asks for more than {} tasks", label, text, kMaxArrayTasks));
+    }
+    out.ranges.push_back(range);
+  }
+  return out;
+}
+
+Result<model::Dependency> ParseDependency(std::string_view label, std::string_view text) {
+  const std::string_view t = Trim(text);
+  const bool has_and = t.find(',') != std::string_view::npos;
+  const bool has_or = t.find('?') != std::string_view::npos;
+  if (has_and && has_or) {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("{}: '{}' mixes ',' (all) and '?' (any); use one of them", label,
+                            text));
+  }
+  model::Dependency out;
+  out.any = has_or;
+  for (const std::string& raw : Split(t, has_or ? '?' : ',')) {
+    const std::string_view item = Trim(raw);
+    const std::vector<std::string> parts = Split(item, ':');
+    const auto type = model::ParseDependencyType(Lower(Trim(parts.front())));
+    if (!type) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  fmt::format("{}: '{}' is not a dependency (types: after, afterany, afterok, "
+                              "afternotok, singleton)",
+                              label, item));
+    }
+    model::DependencyTerm term;
+    term.type = *type;
+    if (*type == model::DependencyType::kSingleton) {
+      if (parts.size() > 1) {
+        return Fail(ErrorCode::kInvalidArgument,
+                    fmt::format("{}: 'singleton' takes no job ids", label));
+      }
+    } else {
+      if (parts.size() < 2) {
+        return Fail(ErrorCode::kInvalidArgument,
+                    fmt::format("{}: '{}' names no job (example: afterok:12)", label, item));
+      }
+      for (std::size_t i = 1; i < parts.size(); ++i) {
+        const std::string_view id_text = Trim(parts[i]);
+        const auto id = ParseDigits(id_text);
+        if (!id || *id < 1) {
+          return Fail(ErrorCode::kInvalidArgument,
+                      fmt::format("{}: '{}' in '{}' is not a job id", label, id_text, item));
+        }
+        term.jobs.push_back(*id);
+      }
+    }
+    out.terms.push_back(std::move(term));
+  }
+  return out;
+}
+
 }  // namespace weft::spec

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "model/job.h"
 
 namespace weft::spec {
 
@@ -36,6 +37,20 @@ Result<GpuRequest> ParseGpuRequest(std::string_view label, std::string_view text
 // sbatch's --gres list, "gpu[:type][:N]" entries separated by commas (count defaults to 1).
 // Only GPUs are supported; any other resource name is an error.
 Result<GpuRequest> ParseGres(std::string_view label, std::string_view text);
+
+// Limits on --array: the largest index (Slurm's largest MaxArraySize - 1) and the most tasks
+// one submission may create (each is a job, written in one durable batch).
+inline constexpr int kMaxArrayIndex = 4'000'000;
+inline constexpr int kMaxArrayTasks = 10'000;
+
+// sbatch --array: "0-99%8", "1,3,5-7", "0-15:4", "7": comma-separated indices and ranges
+// (with an optional ":step"), then an optional "%N" throttle (N >= 1).
+Result<model::ArraySpec> ParseArraySpec(std::string_view label, std::string_view text);
+
+// sbatch --dependency: "type:id[:id...]" terms separated by ',' (all must hold) or '?' (any
+// may), types after, afterany, afterok, afternotok, and the bare term "singleton". Mixing
+// ',' and '?' is refused, as Slurm does.
+Result<model::Dependency> ParseDependency(std::string_view label, std::string_view text);
 
 // True for a portable environment variable name: [A-Za-z_][A-Za-z0-9_]*.
 bool IsVariableName(std::string_view name);

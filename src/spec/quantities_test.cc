@@ -159,5 +159,109 @@ TEST(IsVariableNameTest, FollowsPosixNames) {
   EXPECT_FALSE(IsVariableName(""));
 }
 
+TEST(ParseArraySpecTest, AcceptsSbatchForms) {
+  struct Case {
+    const char* text;
+    std::vector<int> indices;
+    int max_running;
+    const char* canonical;
+  };
+  const Case kCases[] = {
+      {"0-5%2", {0, 1, 2, 3, 4, 5}, 2, "0-5%2"},
+      {"1,3,5-7", {1, 3, 5, 6, 7}, 0, "1,3,5-7"},
+      {"0-15:4", {0, 4, 8, 12}, 0, "0-15:4"},
+      {"0-15:4%1", {0, 4, 8, 12}, 1, "0-15:4%1"},
+      {"7", {7}, 0, "7"},
+      {"3,1,3", {1, 3}, 0, "3,1,3"},  // duplicates are one task
+      {" 0-2 ", {0, 1, 2}, 0, "0-2"},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.text);
+    const auto array = ParseArraySpec("--array", c.text);
+    ASSERT_TRUE(array.has_value()) << array.error().message;
+    EXPECT_EQ(array->Indices(), c.indices);
+    EXPECT_EQ(array->max_running, c.max_running);
+    EXPECT_EQ(model::ToString(*array), c.canonical);
+  }
+}
+
+TEST(ParseArraySpecTest, ErrorsAreOneSentenceNamingTheOption) {
+  struct Case {
+    const char* text;
+    const char* message;
+  };
+  const Case kCases[] = {
+      {"a-b", "--array: 'a-b' is not an index list (examples: 0-99%8, 1,3,5-7, 0-15:4)"},
+      {"1,,2", "--array: '' is not an index list (examples: 0-99%8, 1,3,5-7, 0-15:4)"},
+      {"%4", "--array: '%4' is not an index list (examples: 0-99%8, 1,3,5-7, 0-15:4)"},
+      {"-3", "--array: '-3' is not an index list (examples: 0-99%8, 1,3,5-7, 0-15:4)"},
+      {"5:2", "--array: '5:2' is not an index list (examples: 0-99%8, 1,3,5-7, 0-15:4)"},
+      {"9-2", "--array: '9-2' has its first index above its last"},
+      {"0-9:0", "--array: the step in '0-9:0' must be a count of at least 1"},
+      {"0-9%x", "--array: the limit after '%' in '0-9%x' must be a count of at least 1"},
+      {"0-9%0", "--array: the limit after '%' in '0-9%0' must be a count of at least 1"},
+      {"0-4000001", "--array: '0-4000001' goes above the largest index, 4000000"},
+      {"0-10000", "--array: '0-10000' asks for more than 10000 tasks"},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.text);
+    const auto array = ParseArraySpec("--array", c.text);
+    ASSERT_FALSE(array.has_value());
+    EXPECT_EQ(array.error().message, c.message);
+  }
+}
+
+TEST(ParseDependencyTest, AcceptsSbatchForms) {
+  struct Case {
+    const char* text;
+    const char* canonical;
+    bool any;
+    std::size_t terms;
+  };
+  const Case kCases[] = {
+      {"afterok:12", "afterok:12", false, 1},
+      {"afterok:12:13,afterany:4", "afterok:12:13,afterany:4", false, 2},
+      {"afternotok:3?after:4", "afternotok:3?after:4", true, 2},
+      {"singleton", "singleton", false, 1},
+      {"AfterOK:7,singleton", "afterok:7,singleton", false, 2},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.text);
+    const auto dependency = ParseDependency("--dependency", c.text);
+    ASSERT_TRUE(dependency.has_value()) << dependency.error().message;
+    EXPECT_EQ(model::ToString(*dependency), c.canonical);
+    EXPECT_EQ(dependency->any, c.any);
+    EXPECT_EQ(dependency->terms.size(), c.terms);
+  }
+  const auto parsed = ParseDependency("--dependency", "afterok:12:13");
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->terms[0].jobs, (std::vector<model::JobId>{12, 13}));
+}
+
+TEST(ParseDependencyTest, ErrorsAreOneSentenceNamingTheOption) {
+  struct Case {
+    const char* text;
+    const char* message;
+  };
+  const Case kCases[] = {
+      {"afterok", "-d: 'afterok' names no job (example: afterok:12)"},
+      {"afterok:x", "-d: 'x' in 'afterok:x' is not a job id"},
+      {"afterok:0", "-d: '0' in 'afterok:0' is not a job id"},
+      {"afterok:12_3", "-d: '12_3' in 'afterok:12_3' is not a job id"},
+      {"expand:4",
+       "-d: 'expand:4' is not a dependency (types: after, afterany, afterok, afternotok, "
+       "singleton)"},
+      {"singleton:3", "-d: 'singleton' takes no job ids"},
+      {"afterok:1,afterok:2?afterok:3",
+       "-d: 'afterok:1,afterok:2?afterok:3' mixes ',' (all) and '?' (any); use one of them"},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.text);
+    const auto dependency = ParseDependency("-d", c.text);
+    ASSERT_FALSE(dependency.has_value());
+    EXPECT_EQ(dependency.error().message, c.message);
+  }
+}
+
 }  // namespace
 }  // namespace weft::spec

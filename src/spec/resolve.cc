@@ -222,6 +222,8 @@ SubmitOptions MergeLayers(const std::vector<SubmitOptions>& layers) {
     Take(out.max_retries, l.max_retries);
     Take(out.work_dir, l.work_dir);
     Take(out.output_pattern, l.output_pattern);
+    Take(out.array, l.array);
+    Take(out.dependency, l.dependency);
     Take(out.error_pattern, l.error_pattern);
     Take(out.export_rule, l.export_rule);
     for (const auto& [name, value] : l.env) out.env[name] = value;
@@ -267,6 +269,8 @@ Result<ParsedJob> ResolveJob(const SubmitOptions& o, JobBody body, const SubmitC
   spec.submit_dir = context.submit_dir;
   spec.work_dir = o.work_dir ? ResolvePath(context.submit_dir, *o.work_dir) : context.submit_dir;
   spec.output_pattern = o.output_pattern.value_or("");
+  spec.array = o.array.value_or(model::ArraySpec{});
+  spec.dependency = o.dependency.value_or(model::Dependency{});
   spec.error_pattern = o.error_pattern.value_or("");
   spec.user = context.user;
 

@@ -234,6 +234,20 @@ Result<> SetExport(const OptionUse& use, Value value, SubmitOptions& out) {
   return {};
 }
 
+Result<> SetArray(const OptionUse& use, Value value, SubmitOptions& out) {
+  auto array = ParseArraySpec(use.label, *value);
+  if (!array) return tl::unexpected(array.error());
+  out.array = std::move(*array);
+  return {};
+}
+
+Result<> SetDependency(const OptionUse& use, Value value, SubmitOptions& out) {
+  auto dependency = ParseDependency(use.label, *value);
+  if (!dependency) return tl::unexpected(dependency.error());
+  out.dependency = std::move(*dependency);
+  return {};
+}
+
 // Options whose absence would change what the job does: refusing them beats ignoring them.
 Result<> Unsupported(const OptionUse& use, Value, SubmitOptions&) {
   if (use.label != use.option) {
@@ -292,9 +306,9 @@ constexpr OptionDef kOptions[] = {
     {"export", '\0', kRequired, kBoth, &SetExport},
     {"parsable", '\0', kNone, kBoth, &SetFlag<&SubmitOptions::parsable, true>},
     {"wait", 'W', kNone, kBoth, &SetFlag<&SubmitOptions::wait, true>},
+    {"array", 'a', kRequired, kBoth, &SetArray},
+    {"dependency", 'd', kRequired, kBoth, &SetDependency},
     // Not supported yet (refused).
-    {"array", 'a', kRequired, kBoth, &Unsupported},
-    {"dependency", 'd', kRequired, kBoth, &Unsupported},
     {"begin", 'b', kRequired, kBoth, &Unsupported},
     {"deadline", '\0', kRequired, kBoth, &Unsupported},
     {"hold", 'H', kNone, kBoth, &Unsupported},

@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "model/job.h"
 
 namespace weft::spec {
 
@@ -78,6 +79,8 @@ struct SubmitOptions {
   std::optional<std::string> work_dir;  // as written: relative paths are against submit_dir
   std::optional<std::string> output_pattern;
   std::optional<std::string> error_pattern;
+  std::optional<model::ArraySpec> array;            // -a/--array
+  std::optional<model::Dependency> dependency;      // -d/--dependency
   std::optional<ExportRule> export_rule;
   std::map<std::string, std::string> env;  // Weft --env / YAML env: applied after --export
   std::optional<bool> parsable;

@@ -47,8 +47,8 @@ TEST(CommandLineOptionsTest, ErrorsNameTheOption) {
       {{"-c", "2", "--cpus", "8"}, "--cpus-per-task and --cpus are mutually exclusive"},
       {{"--gres=shard:2"},
        "--gres: only GPUs can be requested, not 'shard' (example: --gres=gpu:a100:2)"},
-      {{"--array=1-10"}, "--array is not supported yet"},
-      {{"-d", "afterok:12"}, "--dependency is not supported yet"},
+      {{"--array=5-1"}, "--array: '5-1' has its first index above its last"},
+      {{"-d", "afterok"}, "--dependency: 'afterok' names no job (example: afterok:12)"},
       {{"--time=abc"},
        "--time: 'abc' is not a time limit (examples: 90, 1:30:00, 2-12:00:00, 48h, UNLIMITED)"},
       {{"--job-name="}, "--job-name: the value is empty"},
@@ -128,8 +128,12 @@ TEST(SbatchEnvironmentTest, ErrorsNameTheVariable) {
   EXPECT_EQ(layer.error().message,
             "SBATCH_TIMELIMIT: 'soon' is not a time limit (examples: 90, 1:30:00, 2-12:00:00, "
             "48h, UNLIMITED)");
-  EXPECT_EQ(ParseSbatchEnvironment({{"SBATCH_ARRAY_INX", "1-4"}}).error().message,
-            "SBATCH_ARRAY_INX: --array is not supported yet");
+  EXPECT_EQ(ParseSbatchEnvironment({{"SBATCH_ARRAY_INX", "1-x"}}).error().message,
+            "SBATCH_ARRAY_INX: '1-x' is not an index list (examples: 0-99%8, 1,3,5-7, 0-15:4)");
+  const auto array = ParseSbatchEnvironment({{"SBATCH_ARRAY_INX", "1-4%2"}});
+  ASSERT_TRUE(array.has_value());
+  ASSERT_TRUE(array->array.has_value());
+  EXPECT_EQ(array->array->max_running, 2);
 }
 
 TEST(SplitSubmitArgsTest, OptionsStopAtTheFirstPositional) {

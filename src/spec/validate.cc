@@ -4,6 +4,7 @@
 
 #include "common/strings.h"
 #include "spec/job_spec_parser.h"
+#include "spec/quantities.h"
 
 namespace weft::spec {
 namespace {
@@ -15,6 +16,36 @@ Result<> Invalid(std::string message) {
 Result<> CheckAbsolute(std::string_view field, const std::string& path) {
   if (path.empty() || path[0] != '/') {
     return Invalid(fmt::format("{}: '{}' is not an absolute path", field, path));
+  }
+  return {};
+}
+
+Result<> CheckArray(const model::ArraySpec& array) {
+  long long total = 0;
+  for (const model::ArrayRange& r : array.ranges) {
+    if (r.first < 0 || r.last < r.first || r.last > kMaxArrayIndex || r.step < 1) {
+      return Invalid(fmt::format("array: '{}-{}:{}' is not a valid index range", r.first, r.last,
+                                 r.step));
+    }
+    total += (r.last - r.first) / r.step + 1;
+  }
+  if (total > kMaxArrayTasks) {
+    return Invalid(fmt::format("array: asks for more than {} tasks", kMaxArrayTasks));
+  }
+  if (array.max_running < 0) return Invalid("array: max_running must not be negative");
+  return {};
+}
+
+Result<> CheckDependency(const model::Dependency& dependency) {
+  for (const model::DependencyTerm& term : dependency.terms) {
+    const bool singleton = term.type == model::DependencyType::kSingleton;
+    if (singleton != term.jobs.empty()) {
+      return Invalid(fmt::format("dependency: '{}' must name {}", model::ToString(term.type),
+                                 singleton ? "no job" : "at least one job"));
+    }
+    for (model::JobId id : term.jobs) {
+      if (id < 1) return Invalid(fmt::format("dependency: '{}' is not a job id", id));
+    }
   }
   return {};
 }
@@ -47,6 +78,8 @@ Result<> Validate(const model::JobSpec& spec) {
   }
   if (auto r = CheckAbsolute("submit_dir", spec.submit_dir); !r) return r;
   if (auto r = CheckAbsolute("work_dir", spec.work_dir); !r) return r;
+  if (auto r = CheckArray(spec.array); !r) return r;
+  if (auto r = CheckDependency(spec.dependency); !r) return r;
   return {};
 }
 

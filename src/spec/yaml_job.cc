@@ -124,6 +124,7 @@ constexpr FieldOption kFieldOptions[] = {
     {"name", "name"},       {"num_nodes", "num-nodes"},     {"queue", "queue"},
     {"priority", "priority"}, {"preemptible", "preemptible"}, {"max_retries", "max-retries"},
     {"workdir", "chdir"},   {"output", "output"},           {"error", "error"},
+    {"array", "array"},     {"dependency", "dependency"},
 };
 
 struct YamlJob {

@@ -91,6 +91,17 @@ TEST(ParseYamlJobTest, OtherFieldForms) {
   EXPECT_EQ(spec.error_pattern, "err-%j.log");
 }
 
+TEST(ParseYamlJobTest, ArrayAndDependencyFields) {
+  const auto job =
+      ParseYamlJob("array: 0-15:4%2\ndependency: afterok:3?afterany:4\nrun: echo hi\n", {}, Context());
+  ASSERT_TRUE(job.has_value()) << job.error().message;
+  EXPECT_EQ(job->spec.array.Indices(), (std::vector<int>{0, 4, 8, 12}));
+  EXPECT_EQ(job->spec.array.max_running, 2);
+  EXPECT_EQ(model::ToString(job->spec.dependency), "afterok:3?afterany:4");
+  EXPECT_EQ(ParseYamlJob("array: 3-1\nrun: x\n", {}, Context()).error().message,
+            "line 1: array: '3-1' has its first index above its last");
+}
+
 TEST(ParseYamlJobTest, CommandLineOverridesFields) {
   const auto job =
       ParseYamlJob(kDesignExample, {"-N", "4", "--gpus", "2", "-J", "short", "-t", "1:00:00"},

@@ -1,8 +1,10 @@
 // Fluent builders for scheduler fixtures (after Kueue's test wrappers), shared by tests.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "sched/snapshot.h"
 
@@ -78,10 +80,45 @@ class JobBuilder {
     job_.pools = std::move(pools);
     return *this;
   }
+  JobBuilder& TimeLimit(Duration limit) {
+    job_.time_limit = limit;
+    return *this;
+  }
   sched::PendingJob Build() const { return job_; }
 
  private:
   sched::PendingJob job_;
 };
+
+// Puts a running job on `cluster`: takes `per_node` (and the lowest free GPU slots) from each
+// named node and records the allocation with its expected end (nullopt = no time limit).
+// REQUIRES: the nodes exist in `cluster`.
+inline void AddRunning(sched::ClusterSnapshot& cluster, model::JobId id,
+                       const std::vector<std::string>& nodes, model::Resources per_node,
+                       std::optional<TimePoint> expected_end) {
+  sched::RunningAllocation running;
+  running.job_id = id;
+  running.expected_end = expected_end;
+  for (const std::string& name : nodes) {
+    for (sched::NodeView& node : cluster.nodes) {
+      if (node.name != name) continue;
+      model::NodeAllocation rank;
+      rank.node = name;
+      rank.resources = per_node;
+      for (std::size_t g = 0; g < node.gpu_free.size() &&
+                              static_cast<std::int64_t>(rank.gpu_ids.size()) < per_node.gpus;
+           ++g) {
+        if (node.gpu_free[g]) {
+          node.gpu_free[g] = false;
+          rank.gpu_ids.push_back(static_cast<int>(g));
+        }
+      }
+      node.free -= per_node;
+      node.idle = false;
+      running.ranks.push_back(std::move(rank));
+    }
+  }
+  cluster.running.push_back(std::move(running));
+}
 
 }  // namespace weft::testing

@@ -152,13 +152,17 @@ CommandResult RunProgram(const std::vector<std::string>& argv, const std::map<st
   return r;
 }
 
-LocalCluster::LocalCluster(int agents, AgentSpec spec) {
+LocalCluster::LocalCluster(int agents, AgentSpec spec, std::string server_config) {
   char tmpl[] = "/tmp/weft-it-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
   state_dir_ = dir_ + "/state";
   work_ = dir_ + "/work";
   std::filesystem::create_directories(work_);
   prefix_ = "it" + std::to_string(::getpid()) + "x" + dir_.substr(dir_.size() - 6) + "n";
+  if (!server_config.empty()) {
+    config_path_ = dir_ + "/weft.yaml";
+    WriteFile(config_path_, server_config);
+  }
   StartServer();
   for (int i = 0; i < agents; ++i) StartAgent(i, spec);
   const bool registered = PollUntil(
@@ -187,8 +191,12 @@ void LocalCluster::StartServer() {
   const int null_fd = ::open("/dev/null", O_RDONLY);
   // A restarted server takes the same port back, so running agents find it again.
   const std::string listen = url_.empty() ? "127.0.0.1:0" : url_.substr(std::string("http://").size());
-  server_pid_ = SpawnProcess({WEFT_BINARY, "server", "--listen", listen, "--state-dir", state_dir_}, {}, dir_,
-                             null_fd, log, log, true);
+  std::vector<std::string> argv = {WEFT_BINARY, "server", "--listen", listen, "--state-dir", state_dir_};
+  if (!config_path_.empty()) {
+    argv.push_back("--config");
+    argv.push_back(config_path_);
+  }
+  server_pid_ = SpawnProcess(argv, {}, dir_, null_fd, log, log, true);
   ::close(log);
   ::close(null_fd);
   const bool up = PollUntil([&] { return !ReadFile(state_dir_ + "/address").empty(); }, std::chrono::seconds(20));

@@ -39,7 +39,8 @@ void WriteFile(const std::string& path, const std::string& content);
 
 class LocalCluster {
  public:
-  explicit LocalCluster(int agents, AgentSpec spec = {});
+  // `server_config`: YAML for `weft server --config` ("" = none).
+  explicit LocalCluster(int agents, AgentSpec spec = {}, std::string server_config = "");
   ~LocalCluster();
 
   const std::string& url() const { return url_; }
@@ -67,6 +68,7 @@ class LocalCluster {
   void StartAgent(int index, const AgentSpec& spec);
   std::string dir_, state_dir_, work_, url_, token_;
   std::string prefix_;  // unique node-name prefix, marks this cluster's tasks
+  std::string config_path_;  // server --config file, "" = none
   pid_t server_pid_ = -1;
   std::vector<pid_t> agent_pids_;
 };

@@ -1,0 +1,104 @@
+// Queues in the controller: unknown queues are refused, default time limits apply, quotas
+// hold jobs back with reason QuotaExceeded, and `weft queues` figures add up.
+#include <gtest/gtest.h>
+
+#include "common/simulated_event_loop.h"
+#include "controller/controller.h"
+#include "spec/cluster_config.h"
+#include "store/in_memory_kv_store.h"
+
+namespace weft::controller {
+namespace {
+
+using namespace std::chrono_literals;
+
+class QueuesTest : public ::testing::Test {
+ protected:
+  QueuesTest() : loop_(TimePoint{} + 1000s), persister_(store_, loop_) {
+    auto config = spec::ParseClusterConfig(R"(
+queues:
+  - name: team-a
+    quota: {gpus: 2}
+    cohort: research
+    borrow_limit: {gpus: 1}
+    default_time: 4h
+  - name: team-b
+    quota: {gpus: 2}
+    cohort: research
+  - name: solo
+    quota: {gpus: 1}
+)");
+    EXPECT_TRUE(config.has_value());
+    ControllerOptions options;
+    options.config = *config;
+    controller_ = std::make_unique<Controller>(loop_, persister_, options);
+    model::NodeReport node;
+    node.name = "n1";
+    node.capacity = {64000, 64LL << 30, 8};
+    controller_->ReportNode(node, [](Result<std::int64_t>) {});
+    Drain();
+  }
+
+  void Drain() { loop_.RunUntil(loop_.clock().Now()); }
+
+  Result<model::Job> Submit(const std::string& queue, int gpus) {
+    model::JobSpec s;
+    s.queue = queue;
+    s.per_node = {1000, 0, gpus};
+    s.script = "#!/bin/sh\ntrue\n";
+    s.submit_dir = s.work_dir = "/tmp";
+    std::optional<Result<model::Job>> out;
+    controller_->Submit(s, [&](Result<model::Job> r) { out = std::move(r); });
+    Drain();
+    return *out;
+  }
+
+  const model::Job& Job(const Result<model::Job>& j) { return *controller_->FindJob(j->id); }
+
+  SimulatedEventLoop loop_;
+  store::InMemoryKvStore store_;
+  DirectPersister persister_;
+  std::unique_ptr<Controller> controller_;
+};
+
+TEST_F(QueuesTest, UnknownQueueIsRefusedNamingTheKnownOnes) {
+  auto job = Submit("team-z", 0);
+
+  ASSERT_FALSE(job.has_value());
+  EXPECT_EQ(job.error().message, "queue: unknown queue 'team-z' (known: team-a, team-b, solo)");
+}
+
+TEST_F(QueuesTest, DefaultTimeLimitAppliesToJobsWithoutOne) {
+  auto job = Submit("team-a", 0);
+
+  ASSERT_TRUE(job.has_value());
+  EXPECT_EQ(Job(job).spec.time_limit, std::chrono::hours(4));
+}
+
+TEST_F(QueuesTest, QuotaHoldsJobsBackAndBorrowingStopsAtTheLimit) {
+  auto a1 = Submit("team-a", 2);  // nominal
+  auto a2 = Submit("team-a", 1);  // borrowed from team-b's idle quota
+  auto a3 = Submit("team-a", 1);  // past the borrow limit
+  auto s1 = Submit("solo", 1);
+  auto s2 = Submit("solo", 1);    // no cohort: nothing to borrow
+  Drain();
+
+  EXPECT_EQ(Job(a1).state, model::JobState::kRunning);
+  EXPECT_EQ(Job(a2).state, model::JobState::kRunning);
+  EXPECT_EQ(Job(a3).state, model::JobState::kPending);
+  EXPECT_EQ(Job(a3).reason, "QuotaExceeded");
+  EXPECT_EQ(Job(s1).state, model::JobState::kRunning);
+  EXPECT_EQ(Job(s2).reason, "QuotaExceeded");
+
+  std::map<std::string, QueueStatus> queues;
+  for (auto& q : controller_->ListQueues()) queues[q.config.name] = q;
+  EXPECT_EQ(queues["team-a"].usage.gpus, 3);
+  EXPECT_EQ(queues["team-a"].borrowed.gpus, 1);
+  EXPECT_EQ(queues["team-a"].pending_jobs, 1);
+  EXPECT_EQ(queues["team-a"].pending_demand.gpus, 1);
+  EXPECT_EQ(queues["team-b"].usage.gpus, 0);
+  EXPECT_EQ(queues["solo"].running_jobs, 1);
+}
+
+}  // namespace
+}  // namespace weft::controller

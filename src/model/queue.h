@@ -1,0 +1,66 @@
+// Tenants and scheduler settings from the cluster configuration (`weft server --config`).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "model/resources.h"
+
+namespace weft::model {
+
+// Per-resource limits; an absent value is unlimited.
+struct ResourceLimits {
+  std::optional<std::int64_t> cpu_milli;
+  std::optional<std::int64_t> memory_bytes;
+  std::optional<std::int64_t> gpus;
+
+  bool Unlimited() const { return !cpu_milli && !memory_bytes && !gpus; }
+  // True when `usage` stays within every set limit.
+  bool Allows(const Resources& usage) const {
+    return (!cpu_milli || usage.cpu_milli <= *cpu_milli) &&
+           (!memory_bytes || usage.memory_bytes <= *memory_bytes) && (!gpus || usage.gpus <= *gpus);
+  }
+};
+
+struct QueueConfig {
+  std::string name;
+  ResourceLimits quota;         // nominal quota
+  double weight = 1.0;          // fair-share weight
+  std::string cohort;           // "" = borrows from nobody, lends to nobody
+  ResourceLimits borrow_limit;  // most it may borrow from idle cohort quota (unset: unlimited)
+  std::optional<Duration> default_time;  // time limit for jobs that give none
+};
+
+enum class BackfillMode { kNone, kEasy, kConservative };
+
+struct SchedulerConfig {
+  BackfillMode backfill = BackfillMode::kEasy;
+  Duration fair_share_half_life = std::chrono::hours(24 * 7);
+  Duration preemption_grace = std::chrono::seconds(30);
+};
+
+struct ClusterConfig {
+  std::vector<QueueConfig> queues;  // never empty once parsed: "default" when none is given
+  SchedulerConfig scheduler;
+
+  const QueueConfig* FindQueue(const std::string& name) const {
+    for (const QueueConfig& q : queues) {
+      if (q.name == name) return &q;
+    }
+    return nullptr;
+  }
+};
+
+inline constexpr const char* kDefaultQueue = "default";
+
+// The queue a cluster without configuration has: no quota, weight 1.
+inline QueueConfig DefaultQueue() {
+  QueueConfig q;
+  q.name = kDefaultQueue;
+  return q;
+}
+
+}  // namespace weft::model

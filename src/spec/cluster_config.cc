@@ -1,0 +1,173 @@
+#include "spec/cluster_config.h"
+
+#include <set>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "spec/job_spec_parser.h"
+#include "spec/quantities.h"
+
+namespace weft::spec {
+namespace {
+
+using model::ClusterConfig;
+using model::QueueConfig;
+using model::ResourceLimits;
+
+tl::unexpected<Error> Invalid(std::string message) {
+  return Fail(ErrorCode::kInvalidArgument, std::move(message));
+}
+
+Result<std::string> Scalar(const YAML::Node& node, const std::string& key) {
+  if (!node.IsScalar()) return Invalid(fmt::format("{}: expected a single value", key));
+  return node.Scalar();
+}
+
+// {gpus: 16, cpus: 256, memory: 2T}
+Result<ResourceLimits> ParseLimits(const YAML::Node& node, const std::string& key) {
+  if (!node.IsMap()) return Invalid(fmt::format("{}: expected a mapping such as {{gpus: 8, cpus: 64, memory: 512G}}", key));
+  ResourceLimits limits;
+  for (const auto& entry : node) {
+    const std::string name = entry.first.as<std::string>();
+    const std::string field = key + "." + name;
+    auto text = Scalar(entry.second, field);
+    if (!text) return tl::unexpected(text.error());
+    if (name == "gpus" || name == "cpus") {
+      auto n = ParseCount(field, *text);
+      if (!n) return tl::unexpected(n.error());
+      if (name == "gpus") {
+        limits.gpus = *n;
+      } else {
+        limits.cpu_milli = static_cast<std::int64_t>(*n) * 1000;
+      }
+    } else if (name == "memory") {
+      auto bytes = ParseMemory(*text);
+      if (!bytes) return Invalid(fmt::format("{}: '{}' is not a size (examples: 512G, 2T)", field, *text));
+      limits.memory_bytes = *bytes;
+    } else {
+      return Invalid(fmt::format("{}: unknown resource (use gpus, cpus, memory)", field));
+    }
+  }
+  return limits;
+}
+
+Result<double> ParseWeight(const std::string& text, const std::string& key) {
+  try {
+    std::size_t used = 0;
+    const double w = std::stod(text, &used);
+    if (used != text.size() || !(w > 0) || w > 1e6) throw std::invalid_argument(text);
+    return w;
+  } catch (const std::exception&) {
+    return Invalid(fmt::format("{}: '{}' is not a positive number", key, text));
+  }
+}
+
+Result<QueueConfig> ParseQueue(const YAML::Node& node, const std::string& key) {
+  if (!node.IsMap()) return Invalid(fmt::format("{}: expected a mapping with at least a name", key));
+  QueueConfig q;
+  for (const auto& entry : node) {
+    const std::string name = entry.first.as<std::string>();
+    const std::string field = key + "." + name;
+    if (name == "quota" || name == "borrow_limit") {
+      auto limits = ParseLimits(entry.second, field);
+      if (!limits) return tl::unexpected(limits.error());
+      (name == "quota" ? q.quota : q.borrow_limit) = *limits;
+      continue;
+    }
+    auto text = Scalar(entry.second, field);
+    if (!text) return tl::unexpected(text.error());
+    if (name == "name") {
+      q.name = *text;
+    } else if (name == "weight") {
+      auto w = ParseWeight(*text, field);
+      if (!w) return tl::unexpected(w.error());
+      q.weight = *w;
+    } else if (name == "cohort") {
+      q.cohort = *text;
+    } else if (name == "default_time") {
+      auto t = ParseTimeLimit(*text);
+      if (!t) return Invalid(fmt::format("{}: '{}' is not a time (examples: 4h, 30m, 1-12:00:00)", field, *text));
+      q.default_time = *t;
+    } else {
+      return Invalid(fmt::format("{}: unknown key (use name, quota, weight, cohort, borrow_limit, default_time)", field));
+    }
+  }
+  if (q.name.empty()) return Invalid(fmt::format("{}.name: every queue needs a name", key));
+  return q;
+}
+
+Result<model::SchedulerConfig> ParseScheduler(const YAML::Node& node) {
+  model::SchedulerConfig s;
+  if (!node.IsMap()) return Invalid("scheduler: expected a mapping");
+  for (const auto& entry : node) {
+    const std::string name = entry.first.as<std::string>();
+    const std::string field = "scheduler." + name;
+    auto text = Scalar(entry.second, field);
+    if (!text) return tl::unexpected(text.error());
+    if (name == "backfill") {
+      if (*text == "none") {
+        s.backfill = model::BackfillMode::kNone;
+      } else if (*text == "easy") {
+        s.backfill = model::BackfillMode::kEasy;
+      } else if (*text == "conservative") {
+        s.backfill = model::BackfillMode::kConservative;
+      } else {
+        return Invalid(fmt::format("{}: '{}' is not one of none, easy, conservative", field, *text));
+      }
+    } else if (name == "fair_share_half_life" || name == "preemption_grace") {
+      auto t = ParseTimeLimit(*text);
+      if (!t || !*t) return Invalid(fmt::format("{}: '{}' is not a positive time (examples: 7d, 30s)", field, *text));
+      (name == "preemption_grace" ? s.preemption_grace : s.fair_share_half_life) = **t;
+    } else {
+      return Invalid(fmt::format("{}: unknown key (use backfill, fair_share_half_life, preemption_grace)", field));
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+Result<ClusterConfig> ParseClusterConfig(std::string_view yaml_text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    return Invalid(fmt::format("line {}: {}", e.mark.line + 1, e.msg));
+  }
+  ClusterConfig config;
+  if (root.IsNull()) {
+    config.queues.push_back(model::DefaultQueue());
+    return config;
+  }
+  if (!root.IsMap()) return Invalid("the configuration must be a mapping with queues and scheduler keys");
+  try {
+    for (const auto& entry : root) {
+      const std::string key = entry.first.as<std::string>();
+      if (key == "queues") {
+        if (!entry.second.IsSequence()) return Invalid("queues: expected a list of queues");
+        std::set<std::string> names;
+        for (std::size_t i = 0; i < entry.second.size(); ++i) {
+          auto q = ParseQueue(entry.second[i], fmt::format("queues[{}]", i));
+          if (!q) return tl::unexpected(q.error());
+          if (!names.insert(q->name).second) {
+            return Invalid(fmt::format("queues[{}].name: '{}' is defined twice", i, q->name));
+          }
+          config.queues.push_back(std::move(*q));
+        }
+      } else if (key == "scheduler") {
+        auto s = ParseScheduler(entry.second);
+        if (!s) return tl::unexpected(s.error());
+        config.scheduler = *s;
+      } else {
+        return Invalid(fmt::format("{}: unknown key (use queues, scheduler)", key));
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return Invalid(fmt::format("line {}: {}", e.mark.line + 1, e.msg));
+  }
+  if (config.queues.empty()) config.queues.push_back(model::DefaultQueue());
+  return config;
+}
+
+}  // namespace weft::spec
