@@ -11,12 +11,24 @@ namespace {
 using weft::testing::JobBuilder;
 using weft::testing::NodeBuilder;
 
+// Node i of a cluster: 64 CPUs, 512 GiB, 8 GPUs; 32 nodes per switch, 4 switches per rack,
+// so gang placement packs by topology as on a real cluster.
+weft::sched::NodeView BenchNode(int i) {
+  return NodeBuilder("n" + std::to_string(i))
+      .Cpus(64)
+      .MemoryGiB(512)
+      .Gpus(8)
+      .Label("switch", "s" + std::to_string(i / 32))
+      .Label("rack", "r" + std::to_string(i / 128))
+      .Build();
+}
+
 void BM_RunCycle(benchmark::State& state) {
   const int nodes = static_cast<int>(state.range(0));
   const int jobs = static_cast<int>(state.range(1));
   weft::sched::ClusterSnapshot cluster;
   for (int i = 0; i < nodes; ++i) {
-    cluster.nodes.push_back(NodeBuilder("n" + std::to_string(i)).Cpus(64).MemoryGiB(512).Gpus(8).Build());
+    cluster.nodes.push_back(BenchNode(i));
   }
   std::vector<weft::sched::PendingJob> pending;
   for (int id = 1; id <= jobs; ++id) {
@@ -30,6 +42,27 @@ void BM_RunCycle(benchmark::State& state) {
 }
 BENCHMARK(BM_RunCycle)->Args({1000, 1000})->Args({1000, 10000})->Args({1000, 100000})->Unit(benchmark::kMillisecond);
 
+// As BM_RunCycle, with every third job constrained to one switch or one rack (--topology).
+void BM_RunCycleTopology(benchmark::State& state) {
+  const int nodes = static_cast<int>(state.range(0));
+  const int jobs = static_cast<int>(state.range(1));
+  weft::sched::ClusterSnapshot cluster;
+  for (int i = 0; i < nodes; ++i) cluster.nodes.push_back(BenchNode(i));
+  std::vector<weft::sched::PendingJob> pending;
+  for (int id = 1; id <= jobs; ++id) {
+    JobBuilder job(id);
+    job.Nodes(1 + id % 4).Cpus(1 + id % 16).Gpus(1 + id % 8).Priority(id % 5);
+    if (id % 3 == 0) job.Topology(id % 2 == 0 ? "switch" : "rack");
+    pending.push_back(job.Build());
+  }
+  const weft::sched::Scheduler scheduler(weft::sched::DefaultProfile());
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(scheduler.RunCycle(cluster, pending, weft::TimePoint{}));
+  }
+  state.SetItemsProcessed(state.iterations() * jobs);
+}
+BENCHMARK(BM_RunCycleTopology)->Args({1000, 10000})->Unit(benchmark::kMillisecond);
+
 // Backfill under load: every node half busy with running jobs ending over the next hour,
 // every pending job with a time limit, so blocked jobs get reservations and later jobs are
 // checked against them. Args: nodes, pending jobs, reservation depth.
@@ -40,7 +73,7 @@ void BM_RunCycleBackfill(benchmark::State& state) {
   const weft::TimePoint now = weft::TimePoint{} + 1000s;
   weft::sched::ClusterSnapshot cluster;
   for (int i = 0; i < nodes; ++i) {
-    cluster.nodes.push_back(NodeBuilder("n" + std::to_string(i)).Cpus(64).MemoryGiB(512).Gpus(8).Build());
+    cluster.nodes.push_back(BenchNode(i));
   }
   for (int i = 0; i < nodes; ++i) {
     weft::testing::AddRunning(cluster, 1000000 + i, {cluster.nodes[i].name}, {32000, 0, 4},

@@ -141,7 +141,15 @@ void ApiHandler::Route(HttpRequest& request, Responder& respond) {
     if (!filter) return respond(ErrorResponse(filter.error()));
     loop_.Post([this, filter = std::move(*filter), respond] {
       json jobs = json::array();
-      controller_.ForEachJob(filter, [&](const model::Job& job) { jobs.push_back(JobSummary(job)); });
+      controller_.ForEachJob(filter, [&](const model::Job& job) {
+        json summary = JobSummary(job);
+        if (job.state == model::JobState::kPending) {
+          const sched::PriorityFactors f = controller_.PriorityOf(job);
+          summary["priority"] = f.total;
+          summary["priority_factors"] = {{"age", f.age}, {"fair_share", f.fair_share}, {"job", f.job}};
+        }
+        jobs.push_back(std::move(summary));
+      });
       respond(JsonResponse(json{{"jobs", std::move(jobs)}}));
     });
     return;

@@ -94,6 +94,8 @@ json QueueView(const controller::QueueStatus& status) {
               {"borrowed", status.borrowed},
               {"pending_demand", status.pending_demand},
               {"running_jobs", status.running_jobs},
+              {"decayed_usage", status.decayed_usage},
+              {"fair_share", status.fair_share},
               {"pending_jobs", status.pending_jobs}};
 }
 

@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "controller/task_environment.h"
+#include "sched/fair_share.h"
 #include "sched/quota.h"
 #include "spec/job_spec_parser.h"
 
@@ -21,6 +22,7 @@ Controller::Controller(EventLoop& loop, Persister& persister, ControllerOptions 
       persister_(persister),
       options_(std::move(options)),
       scheduler_(sched::ProfileFor(options_.config.scheduler)),
+      usage_ledger_(options_.config.scheduler.fair_share_half_life),
       nodes_(loop, options_.node_timeout) {}
 
 void Controller::Restore(store::DurableState state) {
@@ -55,6 +57,7 @@ sched::PendingJob Controller::ToPending(const Job& job) {
   p.submit_time = job.submit_time;
   p.queue = QueueOf(job);
   p.time_limit = job.spec.time_limit;
+  p.topology = job.spec.topology;
   return p;
 }
 
@@ -297,8 +300,11 @@ void Controller::RunCycle() {
   AddReservedCandidates(pending);
   HoldBackCandidates(pending);
   if (pending.empty()) return;
-  const sched::CycleResult result =
-      scheduler_.RunCycle(BuildSnapshot(false), pending, loop_.clock().Now());
+  // Multifactor priority changes with time and usage: recompute it for this cycle.
+  const TimePoint now = loop_.clock().Now();
+  usage_ledger_.Advance(now, QueueUsage());
+  for (sched::PendingJob& p : pending) p.priority = static_cast<int>(PriorityOf(jobs_.at(p.id).job).total);
+  const sched::CycleResult result = scheduler_.RunCycle(BuildSnapshot(false), pending, now);
   for (const sched::PendingReason& p : result.still_pending) jobs_.at(p.job_id).job.reason = p.reason;
   for (const sched::Reservation& r : result.reservations) {
     jobs_.at(r.job_id).job.expected_start = r.start;
@@ -586,6 +592,12 @@ void Controller::WatchNode(const std::string& node, std::int64_t version, Durati
   nodes_.Wait(node, wait, [this, node, done = std::move(done)] { done(AssignmentsFor(node)); });
 }
 
+sched::PriorityFactors Controller::PriorityOf(const Job& job) const {
+  const double fair_share = sched::FairShareFactor(QueueOf(job), options_.config.queues, usage_ledger_);
+  return sched::ComputePriority(job.submit_time, job.spec.priority, fair_share, loop_.clock().Now(),
+                                sched::PriorityWeights{});
+}
+
 Result<> Controller::ApplyQueue(model::JobSpec& spec) const {
   const std::string name = spec.queue.empty() ? model::kDefaultQueue : spec.queue;
   const model::QueueConfig* queue = options_.config.FindQueue(name);
@@ -644,7 +656,11 @@ std::vector<QueueStatus> Controller::ListQueues() const {
     status.pending_demand += JobTotal(jobs_.at(id).job);
   }
   std::vector<QueueStatus> out;
-  for (auto& [name, status] : by_name) out.push_back(std::move(status));
+  for (auto& [name, status] : by_name) {
+    status.decayed_usage = usage_ledger_.Usage(name);
+    status.fair_share = sched::FairShareFactor(name, options_.config.queues, usage_ledger_);
+    out.push_back(std::move(status));
+  }
   return out;
 }
 

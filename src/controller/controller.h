@@ -20,6 +20,7 @@
 #include "model/job.h"
 #include "model/queue.h"
 #include "model/task.h"
+#include "sched/fair_share.h"
 #include "sched/scheduler.h"
 #include "store/state_repository.h"
 
@@ -54,6 +55,8 @@ struct QueueStatus {
   model::Resources pending_demand;
   int running_jobs = 0;
   int pending_jobs = 0;
+  double decayed_usage = 0;  // billing-seconds, decayed with the fair-share half-life
+  double fair_share = 1.0;   // 2^(-usage share / weight share)
 };
 
 class Controller {
@@ -80,6 +83,8 @@ class Controller {
   void ForEachJob(const JobFilter& filter, const std::function<void(const model::Job&)>& visit) const;
   std::vector<NodeStatus> ListNodes() const;
   std::vector<QueueStatus> ListQueues() const;
+  // A pending job's priority now, with its factors (`weft queue -o json` shows them).
+  sched::PriorityFactors PriorityOf(const model::Job& job) const;
 
   // An agent's level-triggered report. Answers with the node's assignment version once the
   // exits in it are durable.
@@ -136,6 +141,7 @@ class Controller {
   Persister& persister_;
   ControllerOptions options_;
   sched::Scheduler scheduler_;
+  sched::UsageLedger usage_ledger_;  // fair-share usage per queue, advanced at each cycle
   NodeRegistry nodes_;
   std::map<model::JobId, JobEntry> jobs_;
   // State PENDING, with the scheduler's view of each kept ready (cycles run often).

@@ -53,6 +53,18 @@ queues:
     return *out;
   }
 
+  Result<model::Job> SubmitCpus(const std::string& queue, int cpus) {
+    model::JobSpec s;
+    s.queue = queue;
+    s.per_node = {cpus * 1000LL, 0, 0};
+    s.script = "#!/bin/sh\ntrue\n";
+    s.submit_dir = s.work_dir = "/tmp";
+    std::optional<Result<model::Job>> out;
+    controller_->Submit(s, [&](Result<model::Job> r) { out = std::move(r); });
+    Drain();
+    return *out;
+  }
+
   const model::Job& Job(const Result<model::Job>& j) { return *controller_->FindJob(j->id); }
 
   SimulatedEventLoop loop_;
@@ -98,6 +110,39 @@ TEST_F(QueuesTest, QuotaHoldsJobsBackAndBorrowingStopsAtTheLimit) {
   EXPECT_EQ(queues["team-a"].pending_demand.gpus, 1);
   EXPECT_EQ(queues["team-b"].usage.gpus, 0);
   EXPECT_EQ(queues["solo"].running_jobs, 1);
+}
+
+TEST_F(QueuesTest, FairShareLetsTheQueueThatUsedLessGoFirst) {
+  // team-a holds the whole node for an hour; then a job of each queue waits for the node,
+  // team-a's submitted first.
+  auto hog = SubmitCpus("team-a", 64);
+  ASSERT_EQ(Job(hog).state, model::JobState::kRunning);
+  loop_.RunUntil(loop_.clock().Now() + std::chrono::hours(1));
+  auto a_job = SubmitCpus("team-a", 64);
+  loop_.RunUntil(loop_.clock().Now() + std::chrono::seconds(10));
+  auto b_job = SubmitCpus("team-b", 64);
+
+  const auto task = controller_->AssignmentsFor("n1").tasks.at(0);
+  model::NodeReport report;
+  report.name = "n1";
+  report.capacity = {64000, 64LL << 30, 8};
+  model::TaskReport exit;
+  exit.key = task.key;
+  exit.phase = model::TaskPhase::kExited;
+  exit.exit = model::TaskExit{};
+  report.tasks = {exit};
+  controller_->ReportNode(report, [](Result<std::int64_t>) {});
+  Drain();
+
+  EXPECT_EQ(Job(b_job).state, model::JobState::kRunning);
+  EXPECT_EQ(Job(a_job).state, model::JobState::kPending);
+  EXPECT_EQ(Job(a_job).reason, "Priority");
+  const auto a_priority = controller_->PriorityOf(Job(a_job));
+  EXPECT_LT(a_priority.fair_share, 0.5);
+  EXPECT_GT(a_priority.age, 0.0);
+  std::map<std::string, QueueStatus> queues;
+  for (auto& q : controller_->ListQueues()) queues[q.config.name] = q;
+  EXPECT_GT(queues["team-a"].decayed_usage, 0.0);
 }
 
 }  // namespace

@@ -100,6 +100,9 @@ struct JobSpec {
   std::string user;
   ArraySpec array;               // --array; empty = a single job
   Dependency dependency;         // --dependency; empty = none
+  // --topology: "" = anywhere; "switch", "rack" or "zone": every rank on nodes sharing that
+  // label's value.
+  std::string topology;
 };
 
 // Resources one rank holds on one node.

@@ -111,6 +111,7 @@ JobSpec SpecFrom(const json& j) {
   if (auto it = j.find("dependency"); it != j.end() && !it->is_null()) {
     s.dependency = DependencyFrom(*it);
   }
+  GetIf(j, "topology", s.topology);
   return s;
 }
 
@@ -154,6 +155,7 @@ void to_json(json& j, const JobSpec& s) {
            {"error", s.error_pattern},
            {"user", s.user}};
   // Written only when set, so records of plain jobs stay as they were.
+  if (!s.topology.empty()) j["topology"] = s.topology;
   if (!s.array.empty()) {
     json ranges = json::array();
     for (const ArrayRange& r : s.array.ranges) {

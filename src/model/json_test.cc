@@ -88,5 +88,19 @@ TEST(JsonTest, NodeReportRoundTrips) {
   EXPECT_EQ(back->tasks.at(0).exit->exit_code, 1);
 }
 
+TEST(JsonTest, TopologyRoundTripsAndDefaultsToEmpty) {
+  Job job;
+  job.spec.topology = "rack";
+  Result<Job> back = JobFromJson(nlohmann::json(job));
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(back->spec.topology, "rack");
+  // Plain jobs write no key, and records without it decode to "".
+  const nlohmann::json plain = nlohmann::json(Job{});
+  EXPECT_FALSE(plain["spec"].contains("topology"));
+  Result<Job> old = JobFromJson(plain);
+  ASSERT_TRUE(old.has_value());
+  EXPECT_EQ(old->spec.topology, "");
+}
+
 }  // namespace
 }  // namespace weft::model

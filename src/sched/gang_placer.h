@@ -1,9 +1,11 @@
-// All-or-nothing placement of a job's ranks on distinct nodes.
+// All-or-nothing placement of a job's ranks on distinct nodes, packed by network topology.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "model/job.h"
@@ -12,18 +14,52 @@
 
 namespace weft::sched {
 
+// The node labels that describe the network, finest first: a switch sits in a rack, a rack in
+// a zone. A node without one of them is a group of its own at that level. These are also the
+// values `PendingJob::topology` may take.
+inline constexpr std::array<std::string_view, 3> kTopologyLevels = {"switch", "rack", "zone"};
+
+// Index of `topology` in kTopologyLevels; nullopt for "" and for unknown names.
+std::optional<std::size_t> TopologyLevel(std::string_view topology);
+
+// Per topology level, a dense group id per node (nodes sharing the label's value share an
+// id, a node without the label has its own), ids in order of first appearance, and the
+// number of groups.
+struct TopologyGroups {
+  std::array<std::vector<int>, kTopologyLevels.size()> of_node;
+  std::array<int, kTopologyLevels.size()> count{};
+};
+TopologyGroups GroupByTopology(const std::vector<NodeView>& nodes);
+
 class GangPlacer {
  public:
   GangPlacer(std::span<const std::unique_ptr<FilterPlugin>> filters,
              std::span<const std::unique_ptr<ScorePlugin>> scorers)
       : filters_(filters), scorers_(scorers) {}
 
-  // Picks `job.num_nodes` distinct nodes that pass every filter, best scores first (ties by
-  // node order). Returns nullopt when fewer nodes fit. `also`, when set, is one more filter
-  // on node indices, asked only of nodes every plugin accepted.
+  // Picks `job.num_nodes` distinct nodes that pass every filter, or nullopt. `also`, when
+  // set, is one more filter on node indices, asked only of nodes every plugin accepted.
+  //
+  // Packing: the gang lands on as few switches, then racks, as it can. If one switch (else
+  // one rack, else one zone) holds enough fitting nodes, the gang stays inside one such
+  // group: the one whose placement uses the fewest switches, then racks, then has the best
+  // score sum (then the fewest fitting nodes, keeping large groups whole for large gangs;
+  // then node order). Otherwise whole switches are taken largest first and the remainder
+  // goes to the smallest switch that holds it. Within a group nodes go best score first,
+  // ties by node order; without topology labels that is exactly "best scores first".
+  //
+  // With `job.topology` set ("switch", "rack", "zone"), every rank must share that label's
+  // value (a node without the label only hosts a one-node gang): the gang is placed inside
+  // one such group that has enough fitting nodes, chosen as above, or not at all.
   std::optional<std::vector<std::size_t>> Place(
       const PendingJob& job, const ClusterSnapshot& cluster,
       const std::function<bool(std::size_t)>& also = {}) const;
+
+  // Whether the job's topology constraint could ever be met: Success when it has none, or
+  // when some group of `job.topology` has `job.num_nodes` nodes that would pass every filter
+  // were the cluster empty and every node up; else Unresolvable with one sentence saying so.
+  // For submit-time feasibility (nodes that no filter accepts alone are the caller's concern).
+  Verdict CheckTopology(const PendingJob& job, const ClusterSnapshot& cluster) const;
 
   // Takes the job's resources (and the lowest free GPU slots) from the chosen nodes of
   // `cluster` and returns the allocation, rank i on nodes[i].
@@ -31,8 +67,20 @@ class GangPlacer {
                                   ClusterSnapshot& cluster);
 
  private:
+  // The topology groups of `cluster`'s nodes, computed on first use per snapshot (by
+  // address and node count) and kept for the placer's lifetime. REQUIRES: the nodes and
+  // labels of a snapshot given to Place do not change while this placer is in use (a cycle's
+  // snapshot and its working copy only change free resources). Not thread-safe.
+  const TopologyGroups& GroupsOf(const ClusterSnapshot& cluster) const;
+
   std::span<const std::unique_ptr<FilterPlugin>> filters_;
   std::span<const std::unique_ptr<ScorePlugin>> scorers_;
+  struct CachedGroups {
+    const ClusterSnapshot* cluster;
+    std::size_t nodes;
+    TopologyGroups groups;
+  };
+  mutable std::vector<CachedGroups> groups_cache_;
 };
 
 }  // namespace weft::sched

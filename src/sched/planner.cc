@@ -1,8 +1,11 @@
 #include "sched/planner.h"
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <tuple>
+
+#include "sched/gang_placer.h"
 
 namespace weft::sched {
 
@@ -23,6 +26,7 @@ Planner::Planner(const ClusterSnapshot& cluster, TimePoint now) : now_(now) {
     plan.base.allocations = view.idle ? 0 : 1;
     index.emplace(view.name, i);
   }
+  topology_groups_ = GroupByTopology(cluster.nodes).of_node;
   // Ranks the snapshot explains: count them, and give back those with a known end.
   std::vector<int> explained(nodes_.size(), 0);
   for (const RunningAllocation& running : cluster.running) {
@@ -98,6 +102,11 @@ std::optional<Planner::Slot> Planner::EarliestStart(const PendingJob& job,
   if (job.num_nodes <= 0 || eligible.size() < static_cast<std::size_t>(job.num_nodes)) {
     return std::nullopt;
   }
+  const std::optional<std::size_t> level = TopologyLevel(job.topology);
+  if (!job.topology.empty() && !level) return std::nullopt;  // Validate refuses these
+  // A one-node gang meets any constraint; otherwise count open nodes per group.
+  const std::vector<int>* groups =
+      level && job.num_nodes > 1 ? &topology_groups_[*level] : nullptr;
   // Per node, the closed intervals [first, last] of start times whose whole [t, t+duration)
   // fits: each maximal run of admitting segments [a, b) gives starts [a, b − duration].
   struct Window {
@@ -147,21 +156,47 @@ std::optional<Planner::Slot> Planner::EarliestStart(const PendingJob& job,
     return std::tie(a.at, a.kind, a.window) < std::tie(b.at, b.kind, b.window);
   });
   int open = 0;
+  // Constrained only: open windows per node, open nodes per group, groups with enough.
+  std::vector<int> open_on_node(groups ? nodes_.size() : 0, 0);
+  std::vector<int> open_in_group;
+  if (groups) open_in_group.assign(groups->size(), 0);
+  int full_groups = 0;
   for (std::size_t e = 0; e < events.size(); ++e) {
+    const std::size_t node = windows[events[e].window].node;
     if (events[e].kind == 1) {
       --open;
+      if (groups && --open_on_node[node] == 0 &&
+          open_in_group[(*groups)[node]]-- == job.num_nodes) {
+        --full_groups;
+      }
       continue;
     }
     ++open;
+    if (groups && open_on_node[node]++ == 0 && ++open_in_group[(*groups)[node]] == job.num_nodes) {
+      ++full_groups;
+    }
     const bool last_open_here =
         e + 1 == events.size() || events[e + 1].at != events[e].at || events[e + 1].kind != 0;
-    if (!last_open_here || open < job.num_nodes) continue;
+    if (!last_open_here || (groups ? full_groups == 0 : open < job.num_nodes)) continue;
     Slot slot{events[e].at, {}};
     for (const Window& w : windows) {
       if (w.first <= slot.start && slot.start <= w.last) slot.nodes.push_back(w.node);
     }
     std::sort(slot.nodes.begin(), slot.nodes.end());
     slot.nodes.erase(std::unique(slot.nodes.begin(), slot.nodes.end()), slot.nodes.end());
+    if (groups) {
+      // The group of the lowest-indexed node among groups with enough free nodes.
+      std::map<int, int> per_group;
+      for (std::size_t i : slot.nodes) ++per_group[(*groups)[i]];
+      int chosen = -1;
+      for (std::size_t i : slot.nodes) {
+        if (per_group[(*groups)[i]] >= job.num_nodes) {
+          chosen = (*groups)[i];
+          break;
+        }
+      }
+      std::erase_if(slot.nodes, [&](std::size_t i) { return (*groups)[i] != chosen; });
+    }
     slot.nodes.resize(static_cast<std::size_t>(job.num_nodes));
     return slot;
   }

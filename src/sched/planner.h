@@ -9,6 +9,7 @@
 // then takes the whole capacity.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <map>
 #include <optional>
@@ -57,8 +58,11 @@ class Planner {
   };
   // The earliest start >= now() at which `job.num_nodes` of the `eligible` nodes (indices,
   // ascending) each fit one rank for the job's whole duration (its time limit; none = for
-  // ever), and the lowest-indexed such nodes. nullopt when no such time exists (too few
-  // eligible nodes, or capacity held forever). Cost: O(events on eligible nodes · log).
+  // ever), and the lowest-indexed such nodes. With `job.topology` set, the nodes must also
+  // share that label's value (one switch, rack or zone; a node without the label only
+  // counts alone): the group holding the lowest-indexed free node among those with enough,
+  // and its lowest-indexed nodes. nullopt when no such time exists (too few eligible nodes,
+  // or capacity held forever). Cost: O(events on eligible nodes · log).
   std::optional<Slot> EarliestStart(const PendingJob& job,
                                     std::span<const std::size_t> eligible) const;
 
@@ -83,6 +87,9 @@ class Planner {
 
   TimePoint now_;
   std::vector<NodePlan> nodes_;
+  // Per topology level (kTopologyLevels), a group id per node: nodes with the same label
+  // value share one, a node without the label has its own.
+  std::array<std::vector<int>, 3> topology_groups_;
   bool any_reserved_ = false;
 };
 

@@ -42,10 +42,10 @@ namespace {
 // (and the plan only fills) as the cycle goes on, so a shape that failed once fails for
 // every later job that would run at least as long.
 using Shape = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, std::string, bool,
-                         std::vector<std::string>>;
+                         std::vector<std::string>, std::string>;
 Shape ShapeOf(const PendingJob& job) {
   return {job.num_nodes, job.per_node.cpu_milli, job.per_node.memory_bytes, job.per_node.gpus,
-          job.gpu_model, job.exclusive,          job.pools};
+          job.gpu_model, job.exclusive,          job.pools,          job.topology};
 }
 
 }  // namespace
@@ -196,7 +196,7 @@ Verdict Scheduler::CheckFeasible(const PendingJob& job, const ClusterSnapshot& c
         break;
       }
     }
-    if (fits) return Verdict::Success();
+    if (fits) return GangPlacer(profile_.filters, profile_.scorers).CheckTopology(job, cluster);
   }
   std::int64_t max_gpus = 0, max_cpu = 0, max_mem = 0;
   for (const NodeView& node : cluster.nodes) {

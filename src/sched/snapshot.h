@@ -60,6 +60,9 @@ struct PendingJob {
   TimePoint submit_time{};
   std::optional<Duration> time_limit;  // nullopt = none: it would run (and hold) forever
   std::string queue = "default";
+  // "" = anywhere; "switch", "rack" or "zone": every rank on nodes with the same value of
+  // that label (see GangPlacer, kTopologyLevels).
+  std::string topology;
 };
 
 }  // namespace weft::sched

@@ -351,5 +351,18 @@ TEST(ParseBatchScriptTest, ValidatesTheContext) {
   EXPECT_EQ(job.error().message, "submit_dir: 'relative/dir' is not an absolute path");
 }
 
+TEST(ParseBatchScriptTest, TopologyIsAWeftOption) {
+  EXPECT_EQ(SpecOf("#WEFT --topology=rack\n").topology, "rack");
+  EXPECT_EQ(SpecOf("").topology, "");
+  // The command line overrides a directive.
+  EXPECT_EQ(SpecOf("#WEFT --topology switch\n", {"--topology=zone"}).topology, "zone");
+  EXPECT_EQ(ErrorOf("#WEFT --topology=row\n"),
+            "line 2: --topology: 'row' is not one of switch, rack, zone");
+  // Slurm has no such option (its --switches is a different, ignored knob).
+  EXPECT_EQ(ErrorOf("#SBATCH --topology=rack\n"),
+            "line 2: unknown #SBATCH directive '--topology' (Weft's own options go in #WEFT "
+            "directives)");
+}
+
 }  // namespace
 }  // namespace weft::spec

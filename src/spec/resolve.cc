@@ -224,6 +224,7 @@ SubmitOptions MergeLayers(const std::vector<SubmitOptions>& layers) {
     Take(out.output_pattern, l.output_pattern);
     Take(out.array, l.array);
     Take(out.dependency, l.dependency);
+    Take(out.topology, l.topology);
     Take(out.error_pattern, l.error_pattern);
     Take(out.export_rule, l.export_rule);
     for (const auto& [name, value] : l.env) out.env[name] = value;
@@ -271,6 +272,7 @@ Result<ParsedJob> ResolveJob(const SubmitOptions& o, JobBody body, const SubmitC
   spec.output_pattern = o.output_pattern.value_or("");
   spec.array = o.array.value_or(model::ArraySpec{});
   spec.dependency = o.dependency.value_or(model::Dependency{});
+  spec.topology = o.topology.value_or("");
   spec.error_pattern = o.error_pattern.value_or("");
   spec.user = context.user;
 

@@ -248,6 +248,16 @@ Result<> SetDependency(const OptionUse& use, Value value, SubmitOptions& out) {
   return {};
 }
 
+// Weft --topology=switch|rack|zone: every rank on nodes sharing that label's value.
+Result<> SetTopology(const OptionUse& use, Value value, SubmitOptions& out) {
+  const std::string_view level = Trim(*value);
+  if (level != "switch" && level != "rack" && level != "zone") {
+    return Invalid(fmt::format("{}: '{}' is not one of switch, rack, zone", use.label, *value));
+  }
+  out.topology = std::string(level);
+  return {};
+}
+
 // Options whose absence would change what the job does: refusing them beats ignoring them.
 Result<> Unsupported(const OptionUse& use, Value, SubmitOptions&) {
   if (use.label != use.option) {
@@ -278,6 +288,7 @@ constexpr OptionDef kOptions[] = {
     {"preemptible", '\0', kOptional, kWeftOnly, &SetPreemptible},
     {"max-retries", '\0', kRequired, kWeftOnly, &SetCount<&SubmitOptions::max_retries>},
     {"env", '\0', kRequired, kWeftOnly, &AddEnv},
+    {"topology", '\0', kRequired, kWeftOnly, &SetTopology},
     // sbatch options that map onto the job.
     {"job-name", 'J', kRequired, kBoth, &SetText<&SubmitOptions::name>},
     {"nodes", 'N', kRequired, kBoth, &SetNodes},

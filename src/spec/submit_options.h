@@ -81,6 +81,7 @@ struct SubmitOptions {
   std::optional<std::string> error_pattern;
   std::optional<model::ArraySpec> array;            // -a/--array
   std::optional<model::Dependency> dependency;      // -d/--dependency
+  std::optional<std::string> topology;              // Weft --topology: switch, rack or zone
   std::optional<ExportRule> export_rule;
   std::map<std::string, std::string> env;  // Weft --env / YAML env: applied after --export
   std::optional<bool> parsable;

@@ -80,6 +80,11 @@ Result<> Validate(const model::JobSpec& spec) {
   if (auto r = CheckAbsolute("work_dir", spec.work_dir); !r) return r;
   if (auto r = CheckArray(spec.array); !r) return r;
   if (auto r = CheckDependency(spec.dependency); !r) return r;
+  if (!spec.topology.empty() && spec.topology != "switch" && spec.topology != "rack" &&
+      spec.topology != "zone") {
+    return Invalid(
+        fmt::format("topology: '{}' is not one of switch, rack, zone", spec.topology));
+  }
   return {};
 }
 

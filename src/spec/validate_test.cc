@@ -52,5 +52,15 @@ TEST(ValidateTest, EachBrokenFieldIsNamed) {
   }
 }
 
+TEST(ValidateTest, TopologyMustBeALevel) {
+  model::JobSpec spec = ValidSpec();
+  for (const char* level : {"", "switch", "rack", "zone"}) {
+    spec.topology = level;
+    EXPECT_TRUE(Validate(spec).has_value()) << level;
+  }
+  spec.topology = "row";
+  EXPECT_EQ(Validate(spec).error().message, "topology: 'row' is not one of switch, rack, zone");
+}
+
 }  // namespace
 }  // namespace weft::spec

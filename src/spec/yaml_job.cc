@@ -124,7 +124,7 @@ constexpr FieldOption kFieldOptions[] = {
     {"name", "name"},       {"num_nodes", "num-nodes"},     {"queue", "queue"},
     {"priority", "priority"}, {"preemptible", "preemptible"}, {"max_retries", "max-retries"},
     {"workdir", "chdir"},   {"output", "output"},           {"error", "error"},
-    {"array", "array"},     {"dependency", "dependency"},
+    {"array", "array"},     {"dependency", "dependency"},   {"topology", "topology"},
 };
 
 struct YamlJob {

@@ -159,5 +159,17 @@ TEST(ParseYamlJobTest, MalformedYamlIsOneSentenceWithTheLine) {
   EXPECT_NE(tabs.find("invalid YAML"), std::string::npos) << tabs;
 }
 
+TEST(ParseYamlJobTest, TopologyField) {
+  const auto job = ParseYamlJob("num_nodes: 4\ntopology: rack\nrun: echo hi\n", {}, Context());
+  ASSERT_TRUE(job.has_value()) << job.error().message;
+  EXPECT_EQ(job->spec.topology, "rack");
+  const auto over =
+      ParseYamlJob("topology: rack\nrun: echo hi\n", {"--topology", "switch"}, Context());
+  ASSERT_TRUE(over.has_value()) << over.error().message;
+  EXPECT_EQ(over->spec.topology, "switch");
+  EXPECT_EQ(ErrorOf("topology: pod\nrun: x\n"),
+            "line 1: topology: 'pod' is not one of switch, rack, zone");
+}
+
 }  // namespace
 }  // namespace weft::spec

@@ -34,6 +34,11 @@ class NodeBuilder {
     node_.pool = std::move(pool);
     return *this;
   }
+  // A label such as ("rack", "r1"); "switch", "rack" and "zone" describe the network.
+  NodeBuilder& Label(std::string key, std::string value) {
+    node_.labels[std::move(key)] = std::move(value);
+    return *this;
+  }
   NodeBuilder& Down() {
     node_.schedulable = false;
     return *this;
@@ -82,6 +87,11 @@ class JobBuilder {
   }
   JobBuilder& TimeLimit(Duration limit) {
     job_.time_limit = limit;
+    return *this;
+  }
+  // "switch", "rack" or "zone": every rank must share that label's value.
+  JobBuilder& Topology(std::string topology) {
+    job_.topology = std::move(topology);
     return *this;
   }
   sched::PendingJob Build() const { return job_; }
