@@ -41,22 +41,10 @@ queues:
 
   void Drain() { loop_.RunUntil(loop_.clock().Now()); }
 
-  Result<model::Job> Submit(const std::string& queue, int gpus) {
+  Result<model::Job> Submit(const std::string& queue, int gpus, int cpus = 1) {
     model::JobSpec s;
     s.queue = queue;
-    s.per_node = {1000, 0, gpus};
-    s.script = "#!/bin/sh\ntrue\n";
-    s.submit_dir = s.work_dir = "/tmp";
-    std::optional<Result<model::Job>> out;
-    controller_->Submit(s, [&](Result<model::Job> r) { out = std::move(r); });
-    Drain();
-    return *out;
-  }
-
-  Result<model::Job> SubmitCpus(const std::string& queue, int cpus) {
-    model::JobSpec s;
-    s.queue = queue;
-    s.per_node = {cpus * 1000LL, 0, 0};
+    s.per_node = {cpus * 1000LL, 0, gpus};
     s.script = "#!/bin/sh\ntrue\n";
     s.submit_dir = s.work_dir = "/tmp";
     std::optional<Result<model::Job>> out;
@@ -115,12 +103,12 @@ TEST_F(QueuesTest, QuotaHoldsJobsBackAndBorrowingStopsAtTheLimit) {
 TEST_F(QueuesTest, FairShareLetsTheQueueThatUsedLessGoFirst) {
   // team-a holds the whole node for an hour; then a job of each queue waits for the node,
   // team-a's submitted first.
-  auto hog = SubmitCpus("team-a", 64);
+  auto hog = Submit("team-a", 0, 64);
   ASSERT_EQ(Job(hog).state, model::JobState::kRunning);
   loop_.RunUntil(loop_.clock().Now() + std::chrono::hours(1));
-  auto a_job = SubmitCpus("team-a", 64);
+  auto a_job = Submit("team-a", 0, 64);
   loop_.RunUntil(loop_.clock().Now() + std::chrono::seconds(10));
-  auto b_job = SubmitCpus("team-b", 64);
+  auto b_job = Submit("team-b", 0, 64);
 
   const auto task = controller_->AssignmentsFor("n1").tasks.at(0);
   model::NodeReport report;

@@ -8,13 +8,19 @@
 #include "sched/planner.h"
 #include "sched/scheduler.h"
 #include "testing/builders.h"
+#include "testing/cycle_result.h"
 
 namespace weft::sched {
 namespace {
 
+bool IsStarted(const CycleResult& r, model::JobId id) { return testing::FindStart(r, id) != nullptr; }
+
 using namespace std::chrono_literals;
 using testing::AddRunning;
 using testing::JobBuilder;
+using testing::FindReservation;
+using testing::FindStart;
+using testing::ReasonOf;
 using testing::NodeBuilder;
 
 const TimePoint kNow = TimePoint{} + 1000s;
@@ -29,27 +35,6 @@ ClusterSnapshot Nodes(const std::vector<std::string>& names, const std::string& 
   ClusterSnapshot c;
   for (const std::string& name : names) c.nodes.push_back(NodeBuilder(name).Cpus(4).Pool(pool).Build());
   return c;
-}
-
-bool Started(const CycleResult& r, model::JobId id) {
-  for (const auto& s : r.starts) {
-    if (s.job_id == id) return true;
-  }
-  return false;
-}
-
-const Reservation* FindReservation(const CycleResult& r, model::JobId id) {
-  for (const auto& res : r.reservations) {
-    if (res.job_id == id) return &res;
-  }
-  return nullptr;
-}
-
-std::string ReasonOf(const CycleResult& r, model::JobId id) {
-  for (const auto& p : r.still_pending) {
-    if (p.job_id == id) return p.reason;
-  }
-  return "";
 }
 
 // Node a runs a 4-cpu job until now+30s, b is free. Queue: a 2-node job, then 1-node jobs.
@@ -72,9 +57,9 @@ TEST(BackfillTest, EasyBackfillsAShortJobButNotALongOne) {
   EXPECT_EQ(res->start, kNow + 30s);  // the running job's expected end
   EXPECT_EQ(res->nodes, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(ReasonOf(r, 1), "Resources");
-  EXPECT_FALSE(Started(r, 2));
+  EXPECT_FALSE(IsStarted(r, 2));
   EXPECT_EQ(ReasonOf(r, 2), "Priority");  // b is free, but held for job 1
-  EXPECT_TRUE(Started(r, 3));
+  EXPECT_TRUE(IsStarted(r, 3));
   EXPECT_EQ(r.reservations.size(), 1u);
 }
 
@@ -114,13 +99,13 @@ TEST(BackfillTest, ConservativeProtectsTheSecondBlockedJobToo) {
   const CycleResult conservative = WithDepth(100).RunCycle(c, pending, kNow);
 
   EXPECT_EQ(easy.reservations.size(), 1u);
-  EXPECT_TRUE(Started(easy, 3));  // on d: job 2 had no reservation and is delayed
+  EXPECT_TRUE(IsStarted(easy, 3));  // on d: job 2 had no reservation and is delayed
   ASSERT_EQ(conservative.reservations.size(), 3u);  // job 3 too
   EXPECT_EQ(FindReservation(conservative, 3)->start, kNow + 80s);  // after both
   EXPECT_EQ(FindReservation(conservative, 2)->start, kNow + 30s);
-  EXPECT_FALSE(Started(conservative, 3));
+  EXPECT_FALSE(IsStarted(conservative, 3));
   EXPECT_EQ(ReasonOf(conservative, 3), "Priority");
-  EXPECT_TRUE(Started(conservative, 4));
+  EXPECT_TRUE(IsStarted(conservative, 4));
 }
 
 TEST(BackfillTest, GangReservationIsWholeAtTheEarliestEndThatFreesEnoughNodes) {
@@ -149,7 +134,7 @@ TEST(BackfillTest, BlockedJobDoesNotHoldBackJobsOnOtherNodes) {
   const CycleResult r = WithDepth(1).RunCycle(c, pending, kNow);
 
   EXPECT_NE(FindReservation(r, 1), nullptr);
-  ASSERT_TRUE(Started(r, 2));
+  ASSERT_TRUE(IsStarted(r, 2));
   EXPECT_EQ(r.starts[0].allocation.ranks[0].node, "c");
 }
 

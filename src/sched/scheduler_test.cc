@@ -6,11 +6,14 @@
 #include <set>
 
 #include "testing/builders.h"
+#include "testing/cycle_result.h"
 
 namespace weft::sched {
 namespace {
 
 using testing::JobBuilder;
+using testing::FindStart;
+using testing::ReasonOf;
 using testing::NodeBuilder;
 
 ClusterSnapshot Cluster(int nodes, int cpus, int gpus) {
@@ -19,20 +22,6 @@ ClusterSnapshot Cluster(int nodes, int cpus, int gpus) {
     c.nodes.push_back(NodeBuilder("n" + std::to_string(i)).Cpus(cpus).Gpus(gpus).Build());
   }
   return c;
-}
-
-const StartDecision* FindStart(const CycleResult& r, model::JobId id) {
-  for (const auto& s : r.starts) {
-    if (s.job_id == id) return &s;
-  }
-  return nullptr;
-}
-
-std::string ReasonOf(const CycleResult& r, model::JobId id) {
-  for (const auto& p : r.still_pending) {
-    if (p.job_id == id) return p.reason;
-  }
-  return "";
 }
 
 TEST(SchedulerTest, GangJobGetsDistinctNodesOrNothing) {

@@ -10,6 +10,7 @@
 #include "sched/planner.h"
 #include "sched/scheduler.h"
 #include "testing/builders.h"
+#include "testing/cycle_result.h"
 
 namespace weft::sched {
 namespace {
@@ -17,6 +18,8 @@ namespace {
 using namespace std::chrono_literals;
 using testing::AddRunning;
 using testing::JobBuilder;
+using testing::FindStart;
+using testing::ReasonOf;
 using testing::NodeBuilder;
 
 const TimePoint kNow = TimePoint{} + 1000s;
@@ -24,20 +27,6 @@ const TimePoint kNow = TimePoint{} + 1000s;
 // A node with 4 CPUs on `sw` in `rack`.
 NodeView Node(const std::string& name, const std::string& sw, const std::string& rack) {
   return NodeBuilder(name).Cpus(4).Label("switch", sw).Label("rack", rack).Build();
-}
-
-const StartDecision* FindStart(const CycleResult& r, model::JobId id) {
-  for (const auto& s : r.starts) {
-    if (s.job_id == id) return &s;
-  }
-  return nullptr;
-}
-
-std::string ReasonOf(const CycleResult& r, model::JobId id) {
-  for (const auto& p : r.still_pending) {
-    if (p.job_id == id) return p.reason;
-  }
-  return "";
 }
 
 // The value of `key` on every node the job started on.
