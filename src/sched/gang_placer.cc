@@ -252,30 +252,43 @@ std::optional<std::vector<std::size_t>> GangPlacer::Place(
     const std::function<bool(std::size_t)>& also) const {
   const std::optional<std::size_t> level = TopologyLevel(job.topology);
   if (!job.topology.empty() && !level) return std::nullopt;  // Validate refuses these
+  auto fits = [&](std::size_t i) {
+    for (const auto& filter : filters_) {
+      if (!filter->Filter(job, cluster.nodes[i]).ok()) return false;
+    }
+    return !also || also(i);
+  };
+  auto score_of = [&](std::size_t i) {
+    std::int64_t score = 0;
+    for (const auto& scorer : scorers_) score += scorer->Score(job, cluster.nodes[i]);
+    return score;
+  };
+  const int n = job.num_nodes;
+  if (n <= 0) return std::vector<std::size_t>{};
+  // One node (most jobs): the best score, ties to the first node, in one pass with no
+  // allocation; any single node meets a topology constraint alone.
+  if (n == 1) {
+    std::optional<Candidate> best;
+    for (std::size_t i = 0; i < cluster.nodes.size(); ++i) {
+      if (!fits(i)) continue;
+      const std::int64_t score = score_of(i);
+      if (!best || score > best->score) best = Candidate{score, i};
+    }
+    if (!best) return std::nullopt;
+    return std::vector<std::size_t>{best->index};
+  }
   std::vector<Candidate> candidates;
   candidates.reserve(cluster.nodes.size());
   for (std::size_t i = 0; i < cluster.nodes.size(); ++i) {
-    const NodeView& node = cluster.nodes[i];
-    bool fits = true;
-    for (const auto& filter : filters_) {
-      if (!filter->Filter(job, node).ok()) {
-        fits = false;
-        break;
-      }
-    }
-    if (!fits || (also && !also(i))) continue;
-    std::int64_t score = 0;
-    for (const auto& scorer : scorers_) score += scorer->Score(job, node);
-    candidates.push_back({score, i});
+    if (fits(i)) candidates.push_back({score_of(i), i});
   }
-  const int n = job.num_nodes;
-  if (n <= 0) return std::vector<std::size_t>{};
   if (candidates.size() < static_cast<std::size_t>(n)) return std::nullopt;
-  std::stable_sort(candidates.begin(), candidates.end(),
-                   [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
+  // Best score first, ties by node order: a total order, so std::sort is deterministic.
+  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    return a.score != b.score ? a.score > b.score : a.index < b.index;
+  });
   std::vector<std::size_t> chosen;
-  // One node, or no labels to pack by: the best scores (any node meets a constraint alone).
-  if (n == 1) return std::vector<std::size_t>{candidates[0].index};
+  // No labels to pack by: the best scores.
   Packer packer(candidates, GroupsOf(cluster));
   if (!level && packer.Flat()) {
     for (int r = 0; r < n; ++r) chosen.push_back(candidates[r].index);
