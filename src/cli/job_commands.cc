@@ -87,6 +87,37 @@ Result<json> WaitUntilEnded(ApiClient& client, long long id,
   }
 }
 
+// The jobs `id` stands for: every task of the array when `id` is an array job id (tasks
+// have consecutive ids from the first, which is the array job id), else `id` alone.
+Result<std::vector<long long>> JobsNamedBy(ApiClient& client, long long id) {
+  auto job = client.Get(fmt::format("/v1/jobs/{}", id));
+  if (!job) return tl::unexpected(job.error());
+  std::vector<long long> ids{id};
+  if (!job->contains("array_job_id") || (*job)["array_job_id"].is_null() ||
+      (*job)["array_job_id"].get<long long>() != id || !job->contains("spec")) {
+    return ids;
+  }
+  auto spec = model::JobSpecFromJson((*job)["spec"]);
+  if (!spec) return ids;
+  const auto count = static_cast<long long>(spec->array.Indices().size());
+  for (long long task = id + 1; task < id + count; ++task) ids.push_back(task);
+  return ids;
+}
+
+// Waits for every job `id` names (all tasks of an array). The exit code follows sbatch
+// --wait: the job's code, or the highest code of any task of an array.
+Result<int> WaitForExitCode(ApiClient& client, long long id) {
+  auto ids = JobsNamedBy(client, id);
+  if (!ids) return tl::unexpected(ids.error());
+  int rc = 0;
+  for (long long task : *ids) {
+    auto job = WaitUntilEnded(client, task, std::chrono::steady_clock::time_point::max());
+    if (!job) return tl::unexpected(job.error());
+    rc = std::max(rc, JobExitCode(*job));
+  }
+  return rc;
+}
+
 // Copies new bytes of one rank's output to `out`; returns false when that rank is done.
 struct LogCursor {
   int rank = 0;
@@ -150,9 +181,9 @@ int SubmitCommand(const std::vector<std::string>& argv) {
   }
   std::fflush(stdout);
   if (!parsed->flags.wait) return 0;
-  auto job = WaitUntilEnded(**client, *id, std::chrono::steady_clock::time_point::max());
-  if (!job) return ReportError(job.error());
-  return JobExitCode(*job);
+  auto rc = WaitForExitCode(**client, *id);
+  if (!rc) return ReportError(rc.error());
+  return *rc;
 }
 
 int RunCommand(const std::vector<std::string>& argv) {
@@ -228,8 +259,14 @@ int WaitCommand(const std::vector<long long>& ids, double timeout_seconds) {
                             ? std::chrono::steady_clock::now() +
                                   std::chrono::milliseconds(static_cast<long long>(timeout_seconds * 1000))
                             : std::chrono::steady_clock::time_point::max();
-  int rc = 0;
+  std::vector<long long> all;  // an array id stands for all its tasks
   for (long long id : ids) {
+    auto named = JobsNamedBy(**client, id);
+    if (!named) return ReportError(named.error());
+    all.insert(all.end(), named->begin(), named->end());
+  }
+  int rc = 0;
+  for (long long id : all) {
     auto job = WaitUntilEnded(**client, id, deadline);
     if (!job) return ReportError(job.error());
     const std::string state = job->value("state", "");

@@ -80,6 +80,31 @@ TEST(ArraysDependenciesTest, ThrottledArrayRunsEveryTaskAtMostTwoAtOnce) {
   }
 }
 
+// An array job id stands for all its tasks: `submit --wait` and `weft wait` return only when
+// every task has ended, with the highest exit code of any task (as sbatch --wait does).
+TEST(ArraysDependenciesTest, WaitOnAnArrayWaitsForEveryTask) {
+  LocalCluster cluster(1);
+  WriteFile(cluster.work_dir() + "/arr.sh",
+            "#!/bin/sh\n"
+            "#SBATCH --array=0-2\n"
+            "if [ \"$SLURM_ARRAY_TASK_ID\" = 2 ]; then sleep 0.5; exit 5; fi\n");
+  const CommandResult submit = cluster.Weft({"submit", "--wait", "--parsable", "arr.sh"});
+  EXPECT_EQ(submit.exit_code, 5) << submit.err;
+  const long long array_id = std::atoll(submit.out.c_str());
+  ASSERT_GT(array_id, 0) << submit.out;
+  for (int i = 0; i < 3; ++i) {
+    const std::string state = cluster.Job(array_id + i)["state"];
+    EXPECT_EQ(state, i == 2 ? "FAILED" : "COMPLETED");
+  }
+
+  // Task 1 outlives task 0 (the array id): waiting on the id alone would return too early.
+  const long long second = cluster.SubmitScript(
+      "arr2.sh", "#!/bin/sh\n#SBATCH --array=0-1\nif [ \"$SLURM_ARRAY_TASK_ID\" = 1 ]; then sleep 1; fi\n");
+  const CommandResult wait = cluster.Weft({"wait", std::to_string(second)});
+  EXPECT_EQ(wait.exit_code, 0) << wait.err;
+  EXPECT_EQ(cluster.Job(second + 1)["state"], "COMPLETED");
+}
+
 TEST(ArraysDependenciesTest, AfterOkChainsAndNeverSatisfiedDependencies) {
   LocalCluster cluster(1);
   // A writes a file; B (afterok A) runs only after A completed, so it finds the file.
