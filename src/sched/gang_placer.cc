@@ -1,6 +1,7 @@
 #include "sched/gang_placer.h"
 
 #include <algorithm>
+#include <cassert>
 #include <map>
 #include <string>
 #include <tuple>
@@ -177,26 +178,57 @@ class Packer {
             positions.empty() ? 0 : positions[0]};
   }
 
+  // Inside one switch, when one holds n of `members` (ascending positions): each such switch
+  // costs one switch and one rack, so the switch with the highest score sum of its n best
+  // positions wins, then the one with fewer members, then the better best position (Cost as
+  // in CostOf). Same answer as splitting by switch, in one pass without building each
+  // switch's member list (this runs for most gangs). nullopt when no switch holds n.
+  std::optional<std::vector<int>> OneSwitch(std::span<const int> members, int n) {
+    const std::vector<int>& ids = Ids(0);
+    struct Tally {
+      int size = 0;
+      std::int64_t sum = 0;  // of its first (best) n positions
+      int first = -1;        // its best position
+    };
+    std::vector<Tally> tally(static_cast<std::size_t>(groups_[0]));
+    for (int p : members) {
+      Tally& t = tally[static_cast<std::size_t>(ids[p])];
+      if (t.size == 0) t.first = p;
+      if (t.size < n) t.sum += candidates_[p].score;
+      ++t.size;
+    }
+    int best = -1;
+    Cost best_cost;
+    for (std::size_t g = 0; g < tally.size(); ++g) {
+      const Tally& t = tally[g];
+      if (t.size < n) continue;
+      const Cost cost{1, 1, -t.sum, static_cast<std::size_t>(t.size), t.first};
+      if (best < 0 || cost < best_cost) {
+        best = static_cast<int>(g);
+        best_cost = cost;
+      }
+    }
+    if (best < 0) return std::nullopt;
+    std::vector<int> plan;
+    plan.reserve(static_cast<std::size_t>(n));
+    for (int p : members) {
+      if (ids[p] != best) continue;
+      plan.push_back(p);
+      if (static_cast<int>(plan.size()) == n) break;
+    }
+    return plan;
+  }
+
   // The best placement of `n` of `members` using only levels below `max_level`: inside one
   // switch if one holds n, else one rack, else one zone, else spread. REQUIRES: n <= size.
   std::vector<int> Best(std::span<const int> members, int n, std::size_t max_level) {
     for (std::size_t level = 0; level < max_level; ++level) {
+      if (level == 0) {
+        if (std::optional<std::vector<int>> plan = OneSwitch(members, n)) return *plan;
+        continue;
+      }
       const std::vector<std::vector<int>> groups = Split(members, level, n);
       if (groups.empty()) continue;
-      if (level == 0) {
-        // Inside one switch: one switch and one rack each, so the score sum decides.
-        std::size_t best = 0;
-        Cost best_cost;
-        for (std::size_t g = 0; g < groups.size(); ++g) {
-          const Cost cost{1, 1, -ScoreSum(std::span(groups[g]).first(n)), groups[g].size(),
-                          groups[g][0]};
-          if (g == 0 || cost < best_cost) {
-            best = g;
-            best_cost = cost;
-          }
-        }
-        return {groups[best].begin(), groups[best].begin() + n};
-      }
       // No finer group holds n here, so a rack or zone is spread over its switches.
       std::vector<int> best;
       Cost best_cost;
@@ -236,6 +268,38 @@ class Packer {
   std::array<int, kLevels> groups_{};
 };
 
+// Orders candidates best score first, ties by node order (a total order, so the result is
+// deterministic). REQUIRES: `candidates` in ascending node order, as Place builds them. Then
+// a stable counting sort by score gives exactly that order in O(n + score range); it is used
+// when the scores span a small range (the built-in score is 0..100), else a comparison sort.
+void SortByPreference(std::vector<Candidate>& candidates) {
+  if (candidates.size() < 2) return;
+  const auto [low, high] = std::minmax_element(
+      candidates.begin(), candidates.end(),
+      [](const Candidate& a, const Candidate& b) { return a.score < b.score; });
+  const std::int64_t best = high->score;
+  // Unsigned: the difference of two int64 scores may not fit an int64.
+  const std::uint64_t range =
+      static_cast<std::uint64_t>(best) - static_cast<std::uint64_t>(low->score);
+  if (range > 4 * candidates.size() + 1024) {
+    std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+      return a.score != b.score ? a.score > b.score : a.index < b.index;
+    });
+    return;
+  }
+  // Bucket b holds score best - b; each bucket keeps the input (node) order.
+  auto bucket = [best](const Candidate& c) {
+    return static_cast<std::size_t>(static_cast<std::uint64_t>(best) -
+                                    static_cast<std::uint64_t>(c.score));
+  };
+  std::vector<std::size_t> next(static_cast<std::size_t>(range) + 2, 0);
+  for (const Candidate& c : candidates) ++next[bucket(c) + 1];
+  for (std::size_t b = 1; b < next.size(); ++b) next[b] += next[b - 1];
+  std::vector<Candidate> sorted(candidates.size());
+  for (const Candidate& c : candidates) sorted[next[bucket(c)]++] = c;
+  candidates.swap(sorted);
+}
+
 // The node as it would be were the cluster empty and the node up.
 NodeView Pristine(NodeView node) {
   node.free = node.capacity;
@@ -249,14 +313,28 @@ NodeView Pristine(NodeView node) {
 
 std::optional<std::vector<std::size_t>> GangPlacer::Place(
     const PendingJob& job, const ClusterSnapshot& cluster,
-    const std::function<bool(std::size_t)>& also) const {
+    const std::function<bool(std::size_t)>& also, const NodeIndex* index) const {
   const std::optional<std::size_t> level = TopologyLevel(job.topology);
   if (!job.topology.empty() && !level) return std::nullopt;  // Validate refuses these
+  assert(index == nullptr || index->size() == cluster.nodes.size());
+  if (index != nullptr && index->size() != cluster.nodes.size()) index = nullptr;
   auto fits = [&](std::size_t i) {
     for (const auto& filter : filters_) {
-      if (!filter->Filter(job, cluster.nodes[i]).ok()) return false;
+      if (!filter->Accepts(job, cluster.nodes[i])) return false;
     }
     return !also || also(i);
+  };
+  // The nodes to look at, in ascending order: every node, or the superset of the nodes every
+  // filter accepts that the index names for the filters' narrowed query. Either way `fits`
+  // decides, so both give the same candidates in the same order.
+  auto for_each_node = [&](auto&& visit) {
+    if (index == nullptr) {
+      for (std::size_t i = 0; i < cluster.nodes.size(); ++i) visit(i);
+      return;
+    }
+    NodeQuery query;
+    for (const auto& filter : filters_) filter->Narrow(job, query);
+    index->ForEach(query, visit);
   };
   auto score_of = [&](std::size_t i) {
     std::int64_t score = 0;
@@ -269,24 +347,21 @@ std::optional<std::vector<std::size_t>> GangPlacer::Place(
   // allocation; any single node meets a topology constraint alone.
   if (n == 1) {
     std::optional<Candidate> best;
-    for (std::size_t i = 0; i < cluster.nodes.size(); ++i) {
-      if (!fits(i)) continue;
+    for_each_node([&](std::size_t i) {
+      if (!fits(i)) return;
       const std::int64_t score = score_of(i);
       if (!best || score > best->score) best = Candidate{score, i};
-    }
+    });
     if (!best) return std::nullopt;
     return std::vector<std::size_t>{best->index};
   }
   std::vector<Candidate> candidates;
   candidates.reserve(cluster.nodes.size());
-  for (std::size_t i = 0; i < cluster.nodes.size(); ++i) {
+  for_each_node([&](std::size_t i) {
     if (fits(i)) candidates.push_back({score_of(i), i});
-  }
-  if (candidates.size() < static_cast<std::size_t>(n)) return std::nullopt;
-  // Best score first, ties by node order: a total order, so std::sort is deterministic.
-  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-    return a.score != b.score ? a.score > b.score : a.index < b.index;
   });
+  if (candidates.size() < static_cast<std::size_t>(n)) return std::nullopt;
+  SortByPreference(candidates);
   std::vector<std::size_t> chosen;
   // No labels to pack by: the best scores.
   Packer packer(candidates, GroupsOf(cluster));
@@ -338,7 +413,7 @@ Verdict GangPlacer::CheckTopology(const PendingJob& job, const ClusterSnapshot& 
 }
 
 model::Allocation GangPlacer::Commit(const PendingJob& job, const std::vector<std::size_t>& nodes,
-                                     ClusterSnapshot& cluster) {
+                                     ClusterSnapshot& cluster, NodeIndex* node_index) {
   model::Allocation allocation;
   for (std::size_t index : nodes) {
     NodeView& node = cluster.nodes[index];
@@ -356,6 +431,7 @@ model::Allocation GangPlacer::Commit(const PendingJob& job, const std::vector<st
     }
     node.free -= rank.resources;
     node.idle = false;
+    if (node_index != nullptr) node_index->Update(index, node);
     allocation.ranks.push_back(std::move(rank));
   }
   return allocation;

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sched/node_index.h"
 #include "sched/snapshot.h"
 #include "sched/verdict.h"
 
@@ -29,6 +30,16 @@ class FilterPlugin {
   virtual std::string_view name() const = 0;
   // Must read `node` (the cycle's working copy), never anything cached elsewhere.
   virtual Verdict Filter(const PendingJob& job, const NodeView& node) const = 0;
+  // Filter(job, node).ok(), for the placer's hot loop. CONTRACT: an override returns exactly
+  // that, only without building a Verdict (whose reason string may allocate).
+  virtual bool Accepts(const PendingJob& job, const NodeView& node) const {
+    return Filter(job, node).ok();
+  }
+  // Narrows `query` (see NodeIndex) by conditions under which this Filter rejects a node,
+  // so that the placer need not visit those nodes. CONTRACT: only conditions Filter rejects
+  // on, never more: a node this filter accepts must still satisfy the narrowed query. The
+  // default narrows nothing, so a plugin that does not override it costs a visit per node.
+  virtual void Narrow(const PendingJob& /*job*/, NodeQuery& /*query*/) const {}
 };
 
 class ScorePlugin {
@@ -52,6 +63,9 @@ class NodeAvailableFilter final : public FilterPlugin {
  public:
   std::string_view name() const override { return "node_available"; }
   Verdict Filter(const PendingJob& job, const NodeView& node) const override;
+  bool Accepts(const PendingJob& job, const NodeView& node) const override;
+  // Pools and schedulable nodes only.
+  void Narrow(const PendingJob& job, NodeQuery& query) const override;
 };
 
 // CPUs, memory, GPU count and GPU model fit (whole idle node for exclusive jobs).
@@ -59,6 +73,9 @@ class ResourceFitFilter final : public FilterPlugin {
  public:
   std::string_view name() const override { return "resource_fit"; }
   Verdict Filter(const PendingJob& job, const NodeView& node) const override;
+  bool Accepts(const PendingJob& job, const NodeView& node) const override;
+  // Free resources at least the request, the GPU model when it matters, idle when exclusive.
+  void Narrow(const PendingJob& job, NodeQuery& query) const override;
 };
 
 // Best fit: prefer the node the job fills most, keeping big holes for big jobs.
