@@ -218,6 +218,64 @@ TEST_F(AgentTest, TimeLimitEndsTaskWithTimedOut) {
   EXPECT_TRUE(WaitUntil([&] { return MarkedProcesses(name_ + "/").empty(); }));
 }
 
+TEST_F(AgentTest, PreemptionSendsTheRequestedSignalAndSigkillsAfterTheGrace) {
+  StartAgent();
+  const std::string ready = dir_.path() + "/ready";
+  const std::string got = dir_.path() + "/got-usr1";
+  // Notes USR1 and carries on (its sleeps die of it; the loop goes on): needs the SIGKILL.
+  TaskAssignment a = Task(1, "trap 'echo usr1 >> " + got + "' USR1\ntouch " + ready +
+                                 "\nwhile true; do sleep 0.05; done");
+  controller_->SetAssignments({a});
+  ASSERT_TRUE(WaitUntil([&] { return fs::exists(ready); }));
+  a.stop = model::StopRequest{SIGUSR1, std::chrono::milliseconds(300)};
+  controller_->SetAssignments({a});
+  const model::TaskExit exit = ExitOf(1);
+  EXPECT_TRUE(exit.preempted);
+  EXPECT_FALSE(exit.killed_by_agent);
+  EXPECT_FALSE(exit.timed_out);
+  EXPECT_EQ(exit.signal, SIGKILL);
+  EXPECT_NE(ReadFile(got).find("usr1"), std::string::npos);
+  EXPECT_TRUE(WaitUntil([&] { return MarkedProcesses(MarkerOf(1)).empty(); }));
+}
+
+TEST_F(AgentTest, PreemptedTaskThatHonoursTheSignalEndsWithinTheGrace) {
+  StartAgent();
+  TaskAssignment a = Task(1, "sleep 1000");
+  controller_->SetAssignments({a});
+  ASSERT_TRUE(Running(1));
+  a.stop = model::StopRequest{SIGTERM, std::chrono::seconds(30)};
+  controller_->SetAssignments({a});
+  const model::TaskExit exit = ExitOf(1);  // long before the 30 s grace
+  EXPECT_TRUE(exit.preempted);
+  EXPECT_EQ(exit.signal, SIGTERM);
+}
+
+TEST_F(AgentTest, AStoppedAssignmentIsNeverStartedAndReportedExited) {
+  StartAgent();
+  TaskAssignment a = Task(1, "echo ran");
+  a.stop = model::StopRequest{SIGTERM, std::chrono::seconds(1)};
+  controller_->SetAssignments({a});
+  const model::TaskExit exit = ExitOf(1);
+  EXPECT_TRUE(exit.preempted);
+  EXPECT_EQ(exit.exit_code, 0);
+  EXPECT_EQ(exit.signal, 0);
+  EXPECT_FALSE(fs::exists(OutputOf(1)));
+}
+
+TEST_F(AgentTest, SignalOptionWarnsAheadOfTheTimeLimit) {
+  StartAgent();
+  // --signal=B:USR1@SECS with the warning due 0.5 s after the start, the limit long after:
+  // the script ends on its own once warned, so it never reaches its time limit.
+  TaskAssignment a = Task(1, "trap 'echo warned; exit 0' USR1\nwhile true; do sleep 0.05; done");
+  a.time_limit = std::chrono::seconds(20);
+  a.warning = model::SignalSpec{SIGUSR1, std::chrono::milliseconds(19500), /*batch_only=*/true};
+  controller_->SetAssignments({a});
+  const model::TaskExit exit = ExitOf(1);
+  EXPECT_EQ(exit.exit_code, 0);
+  EXPECT_FALSE(exit.timed_out);
+  EXPECT_EQ(ReadFile(OutputOf(1)), "warned\n");
+}
+
 TEST_F(AgentTest, KillsWhatIsLeftWhenTheMainProcessExits) {
   StartAgent();
   controller_->SetAssignments({Task(1, "sleep 1000 &\nsetsid sleep 1000 &\nexit 0")});
@@ -293,6 +351,22 @@ TEST_F(AgentTest, TasksKeepRunningWhileTheControllerIsAway) {
   EXPECT_EQ(ExitOf(1).exit_code, 4);
 }
 
+TEST_F(AgentTest, AnAdoptedTaskStillGetsItsSignalWarning) {
+  Agent& first = StartAgent();
+  // The warning is due 1.5 s after the start; the first agent stops well before that.
+  TaskAssignment a = Task(1, "trap 'echo warned; exit 0' USR1\nwhile true; do sleep 0.05; done");
+  a.time_limit = std::chrono::seconds(20);
+  a.warning = model::SignalSpec{SIGUSR1, std::chrono::milliseconds(18500), /*batch_only=*/true};
+  controller_->SetAssignments({a});
+  ASSERT_TRUE(Running(1));
+  first.Stop();
+
+  StartAgent();
+  const model::TaskExit exit = ExitOf(1);
+  EXPECT_EQ(exit.exit_code, 0);
+  EXPECT_EQ(ReadFile(OutputOf(1)), "warned\n");
+}
+
 TEST_F(AgentTest, NextAgentAdoptsRunningTasks) {
   Agent& first = StartAgent();
   const TaskAssignment sleeper = Task(1, "echo ran; sleep 1000");
@@ -346,7 +420,7 @@ TEST_F(AgentTest, AdoptsATaskWhoseParentIsAnotherProcess) {
     TaskJournal journal(state_dir_ + "/journal");
     ASSERT_TRUE(journal.Open([](std::vector<TaskKey>) {}));
     journal.RecordStart(RunningTaskRecord{TaskKey{1, 0, 0}, pid, info.start_ticks,
-                                          FromUnixMicros(1), std::nullopt, MarkerOf(1)});
+                                          FromUnixMicros(1), std::nullopt, MarkerOf(1), std::nullopt});
   }
 
   StartAgent();

@@ -77,12 +77,18 @@ Result<model::TaskKey> TaskKeyFromJson(const json& key) {
 }
 
 json StartToJson(const RunningTaskRecord& r) {
-  return json{{"key", r.key},
-              {"pid", r.pid},
-              {"start_ticks", r.start_ticks},
-              {"start_time", ToUnixMicros(r.start_time)},
-              {"time_limit_us", r.time_limit ? json(r.time_limit->count()) : json()},
-              {"marker", r.marker}};
+  json j{{"key", r.key},
+         {"pid", r.pid},
+         {"start_ticks", r.start_ticks},
+         {"start_time", ToUnixMicros(r.start_time)},
+         {"time_limit_us", r.time_limit ? json(r.time_limit->count()) : json()},
+         {"marker", r.marker}};
+  if (r.warning) {
+    j["warning"] = json{{"signal", r.warning->signal},
+                        {"before_us", r.warning->before.count()},
+                        {"batch_only", r.warning->batch_only}};
+  }
+  return j;
 }
 
 Result<RunningTaskRecord> StartFromJson(const json& j) {
@@ -99,6 +105,13 @@ Result<RunningTaskRecord> StartFromJson(const json& j) {
       r.time_limit = Duration(it->get<std::int64_t>());
     }
     r.marker = j.at("marker").get<std::string>();
+    if (auto it = j.find("warning"); it != j.end() && it->is_object()) {
+      model::SignalSpec warning;
+      warning.signal = it->at("signal").get<int>();
+      warning.before = Duration(it->at("before_us").get<std::int64_t>());
+      warning.batch_only = it->value("batch_only", false);
+      r.warning = warning;
+    }
   } catch (const json::exception& e) {
     return Fail(ErrorCode::kInvalidArgument, e.what());
   }

@@ -40,6 +40,7 @@ struct RunningTaskRecord {
   TimePoint start_time{};
   std::optional<Duration> time_limit;
   std::string marker;
+  std::optional<model::SignalSpec> warning;  // --signal, re-armed when the task is adopted
 };
 
 class TaskJournal {

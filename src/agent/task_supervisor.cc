@@ -162,6 +162,11 @@ void TaskSupervisor::Adopt(const RunningTaskRecord& record) {
       if (it != tasks_.end() && it->second.running()) Terminate(it->second, StopReason::kTimeLimit);
     });
   }
+  // A warning whose time has passed was sent by the earlier agent (or missed while none ran).
+  if (record.warning && record.time_limit &&
+      task.start_time + *record.time_limit - record.warning->before > loop_.clock().Now()) {
+    ArmWarning(task, *record.warning, *record.time_limit);
+  }
   if (task.foreign) Poll(task.key);
 }
 
@@ -176,14 +181,26 @@ void TaskSupervisor::Apply(const model::NodeAssignments& assignments) {
     return obsolete;
   });
 
-  // Free what is no longer wanted first, then start what is missing.
+  // Free what is no longer wanted first, then stop what is preempted, then start what is
+  // missing.
   for (auto& [key, task] : tasks_) {
     if (task.running() && wanted.count(key) == 0) Terminate(task, StopReason::kUnassigned);
   }
   bool started = false;
   for (const model::TaskAssignment& a : assignments.tasks) {
-    if (tasks_.count(a.key) != 0 || tombstones_.count(a.key) != 0) continue;
-    Start(a);
+    if (auto it = tasks_.find(a.key); it != tasks_.end()) {
+      Task& task = it->second;
+      if (a.stop && task.running() && !task.preempted) {
+        Terminate(task, StopReason::kPreempted, a.stop->signal, a.stop->grace);
+      }
+      continue;
+    }
+    if (tombstones_.count(a.key) != 0) continue;
+    if (a.stop) {
+      NeverStart(a);
+    } else {
+      Start(a);
+    }
     started = true;
   }
   if (started) on_change_();
@@ -233,7 +250,7 @@ void TaskSupervisor::Start(const model::TaskAssignment& assignment) {
   by_pid_[task.pid] = task.key;
   live_pids_.insert(task.pid);
   journal_.RecordStart(RunningTaskRecord{task.key, task.pid, task.start_ticks, task.start_time,
-                                         assignment.time_limit, task.marker});
+                                         assignment.time_limit, task.marker, assignment.warning});
   if (assignment.time_limit) {
     task.limit_timer =
         loop_.RunAt(task.start_time + *assignment.time_limit, [this, key = task.key] {
@@ -243,7 +260,39 @@ void TaskSupervisor::Start(const model::TaskAssignment& assignment) {
           }
         });
   }
+  if (assignment.warning && assignment.time_limit) {
+    ArmWarning(task, *assignment.warning, *assignment.time_limit);
+  }
   Log(LogLevel::kDebug, "started task {} (pid {})", model::ToString(task.key), task.pid);
+}
+
+void TaskSupervisor::ArmWarning(Task& task, const model::SignalSpec& warning, Duration time_limit) {
+  // Slurm sends it `before` ahead of the end; a warning longer than the limit goes at once.
+  const TimePoint at = std::max(task.start_time, task.start_time + time_limit - warning.before);
+  task.warn_timer = loop_.RunAt(at, [this, key = task.key, warning] {
+    auto it = tasks_.find(key);
+    if (it == tasks_.end() || !it->second.running() || it->second.kill_deadline) return;
+    Task& t = it->second;
+    t.warn_timer = 0;
+    Log(LogLevel::kInfo, "task {}: sending signal {} ahead of its time limit", model::ToString(key),
+        warning.signal);
+    if (warning.batch_only) {
+      ::kill(t.pid, warning.signal);  // "B:": the batch shell alone
+    } else {
+      SignalTaskTree(TreeQuery{t.pid, t.pid, t.marker, t.foreign, &live_pids_}, warning.signal);
+    }
+  });
+}
+
+void TaskSupervisor::NeverStart(const model::TaskAssignment& assignment) {
+  Task& task = tasks_[assignment.key];
+  task.key = assignment.key;
+  task.marker = fmt::format("{}/{}", config_.node_name, model::ToString(assignment.key));
+  task.start_time = loop_.clock().Now();
+  task.preempted = true;
+  Log(LogLevel::kInfo, "task {} is preempted before it started: not starting it",
+      model::ToString(task.key));
+  Finish(task, model::TaskExit{});
 }
 
 void TaskSupervisor::FailStart(Task& task, const model::TaskAssignment& assignment,
@@ -258,18 +307,32 @@ void TaskSupervisor::FailStart(Task& task, const model::TaskAssignment& assignme
 }
 
 void TaskSupervisor::Terminate(Task& task, StopReason reason) {
-  if (reason == StopReason::kTimeLimit) {
-    task.timed_out = true;
-  } else {
-    task.killed_by_agent = true;
+  Terminate(task, reason, SIGTERM, config_.kill_wait);
+}
+
+void TaskSupervisor::Terminate(Task& task, StopReason reason, int signal, Duration grace) {
+  const char* why = "no longer assigned";
+  switch (reason) {
+    case StopReason::kTimeLimit:
+      task.timed_out = true;
+      why = "time limit reached";
+      break;
+    case StopReason::kUnassigned:
+      task.killed_by_agent = true;
+      break;
+    case StopReason::kPreempted:
+      task.preempted = true;
+      why = "preempted";
+      break;
   }
   if (task.kill_deadline) return;  // already on its way out
-  Log(LogLevel::kInfo, "terminating task {}: {}", model::ToString(task.key),
-      reason == StopReason::kTimeLimit ? "time limit reached" : "no longer assigned");
+  Log(LogLevel::kInfo, "terminating task {}: {} (signal {}, SIGKILL after {} ms)",
+      model::ToString(task.key), why, signal,
+      std::chrono::duration_cast<std::chrono::milliseconds>(grace).count());
   const TreeQuery query{task.pid, task.pid, task.marker, task.foreign, &live_pids_};
-  SignalTaskTree(query, SIGTERM);
-  SignalTaskTree(query, SIGCONT);  // a stopped process must run to handle SIGTERM
-  task.kill_deadline = loop_.clock().Now() + config_.kill_wait;
+  SignalTaskTree(query, signal);
+  SignalTaskTree(query, SIGCONT);  // a stopped process must run to handle the signal
+  task.kill_deadline = loop_.clock().Now() + grace;
   task.kill_timer =
       loop_.RunAt(*task.kill_deadline, [this, key = task.key] { OnKillDeadline(key); });
 }
@@ -318,9 +381,11 @@ void TaskSupervisor::Finish(Task& task, model::TaskExit exit, bool group_alive) 
   const TimePoint now = loop_.clock().Now();
   exit.timed_out = exit.timed_out || task.timed_out;
   exit.killed_by_agent = exit.killed_by_agent || task.killed_by_agent;
+  exit.preempted = exit.preempted || task.preempted;
   task.exit = exit;
   task.end_time = now;
   CancelTimer(task.limit_timer);
+  CancelTimer(task.warn_timer);
   CancelTimer(task.kill_timer);
   CancelTimer(task.poll_timer);
   const pid_t pid = std::exchange(task.pid, 0);
@@ -467,6 +532,7 @@ void TaskSupervisor::Shutdown() {
   shut_down_ = true;
   for (auto& [key, task] : tasks_) {
     CancelTimer(task.limit_timer);
+    CancelTimer(task.warn_timer);
     CancelTimer(task.kill_timer);
     CancelTimer(task.poll_timer);
   }

@@ -52,7 +52,10 @@ class TaskSupervisor {
   // Level-triggered reconcile: starts every assigned task that is neither known nor
   // tombstoned, terminates every running task that is not assigned (killed_by_agent), and
   // drops the tombstones that this set, if its version is high enough, no longer lists.
-  // Idempotent: a task is never started twice.
+  // An assignment with a stop request (preemption) stops its running task: the request's
+  // signal to the whole tree, SIGKILL after its grace, exit reported `preempted`; such a
+  // task not started yet is never started and reported exited at once (code 0, preempted).
+  // Idempotent: a task is never started twice, nor stopped twice.
   void Apply(const model::NodeAssignments& assignments);
 
   // Every known task: running ones and exited ones not yet acknowledged. An exit shows once
@@ -88,8 +91,10 @@ class TaskSupervisor {
     bool durable = false;  // the exit is in the journal
     bool timed_out = false;
     bool killed_by_agent = false;
+    bool preempted = false;
     std::optional<TimePoint> kill_deadline;  // set once SIGTERM went out: SIGKILL due then
     TimerId limit_timer = 0;
+    TimerId warn_timer = 0;  // --signal's warning before the time limit
     TimerId kill_timer = 0;
     TimerId poll_timer = 0;
     bool running() const { return !exit.has_value(); }
@@ -104,13 +109,20 @@ class TaskSupervisor {
     TimerId timer = 0;
   };
   class ExitInbox;
-  enum class StopReason { kUnassigned, kTimeLimit };
+  enum class StopReason { kUnassigned, kTimeLimit, kPreempted };
 
   void Start(const model::TaskAssignment& assignment);
   void FailStart(Task& task, const model::TaskAssignment& assignment, const std::string& why);
   void Adopt(const RunningTaskRecord& record);
   void Watch(Task& task);  // time limit, polling; REQUIRES: task.pid set
+  // Sends SIGTERM (or `signal`) and SIGCONT to the task's tree; SIGKILL follows after
+  // config.kill_wait (or `grace`). A task already on its way out only records the reason.
   void Terminate(Task& task, StopReason reason);
+  void Terminate(Task& task, StopReason reason, int signal, Duration grace);
+  // Arms the --signal warning `warning.before` ahead of the time limit.
+  void ArmWarning(Task& task, const model::SignalSpec& warning, Duration time_limit);
+  // A stopped assignment never started: recorded as exited at once.
+  void NeverStart(const model::TaskAssignment& assignment);
   void OnKillDeadline(const model::TaskKey& key);
   void Poll(const model::TaskKey& key);
   void DrainExits();

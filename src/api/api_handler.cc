@@ -146,7 +146,7 @@ void ApiHandler::Route(HttpRequest& request, Responder& respond) {
         if (job.state == model::JobState::kPending) {
           const sched::PriorityFactors f = controller_.PriorityOf(job);
           summary["priority"] = f.total;
-          summary["priority_factors"] = {{"age", f.age}, {"fair_share", f.fair_share}, {"job", f.job}};
+          summary["priority_factors"] = {{"age", f.age}, {"fair_share", f.fair_share}, {"short_job", f.short_job}, {"job", f.job}};
         }
         jobs.push_back(std::move(summary));
       });

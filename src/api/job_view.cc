@@ -37,6 +37,11 @@ json JobSummary(const model::Job& job) {
       {"exit_code", job.exit_code},
       {"exit_signal", job.exit_signal},
       {"restart_count", job.restart_count},
+      // The last preemption ("" = never preempted), and while the job is being stopped for
+      // another, when that began (null otherwise).
+      {"preemption_reason", job.preemption_reason},
+      {"preempted_at",
+       job.state == model::JobState::kRunning ? OptTime(job.preempted_at) : json(nullptr)},
       {"nodes", nodes},
       {"work_dir", job.spec.work_dir},
       // Array tasks: the array job id (its first task's id) and this task's index; null otherwise.

@@ -123,6 +123,7 @@ int ShowCommand(long long id, bool as_json) {
   line("EndTime", TimeText(j["end_time"]));
   line("RunTime", Elapsed(j));
   line("Restarts", std::to_string(j.value("restart_count", 0)));
+  if (!j.value("preemption_reason", "").empty()) line("Preemption", j.value("preemption_reason", ""));
   line("WorkDir", j.value("work_dir", ""));
   if (j.contains("ranks")) {
     for (std::size_t r = 0; r < j["ranks"].size(); ++r) {

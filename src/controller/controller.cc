@@ -1,5 +1,7 @@
 #include "controller/controller.h"
 
+#include <signal.h>
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -32,14 +34,25 @@ void Controller::Restore(store::DurableState state) {
     JobEntry& entry = jobs_[id];
     entry.job = std::move(job);
     entry.published_running = entry.job.state == JobState::kRunning;
+    entry.published_stop = entry.published_running && entry.job.preempted_at.has_value();
     if (entry.job.state == JobState::kPending) pending_.emplace(id, ToPending(entry.job));
     if (entry.job.expected_start) reserved_.insert(id);  // recomputed by the first cycle
     if (entry.job.HoldsResources()) {
       active_.insert(id);
+      held_by_queue_[QueueOf(entry.job)] += JobTotal(entry.job);
       ports_in_use_.insert(entry.job.master_port);
     }
   }
   next_job_id_ = std::max(next_job_id_, state.next_job_id);
+  // Fair-share history is not stored separately: it is what the job records say ran, decayed
+  // to now (a requeued job's earlier attempts are not in its record and are not counted).
+  const TimePoint now = loop_.clock().Now();
+  usage_ledger_.Advance(now, {});
+  for (const auto& [id, entry] : jobs_) {
+    const Job& job = entry.job;
+    if (!job.start_time) continue;
+    usage_ledger_.AddPast(QueueOf(job), JobTotal(job), *job.start_time, job.end_time.value_or(now));
+  }
   Log(LogLevel::kInfo, "restored {} jobs ({} pending, {} holding resources), {} nodes",
       jobs_.size(), pending_.size(), active_.size(), nodes_.nodes().size());
   MarkDirty();
@@ -54,6 +67,7 @@ sched::PendingJob Controller::ToPending(const Job& job) {
   p.exclusive = job.spec.exclusive;
   p.pools = job.spec.pools;
   p.priority = job.spec.priority;
+  p.own_priority = job.spec.priority;
   p.submit_time = job.submit_time;
   p.queue = QueueOf(job);
   p.time_limit = job.spec.time_limit;
@@ -248,6 +262,17 @@ sched::ClusterSnapshot Controller::BuildSnapshot(bool include_down) const {
     if (job.start_time && job.spec.time_limit) {
       running.expected_end = *job.start_time + *job.spec.time_limit;
     }
+    // For preemption: who may be a victim, what it would lose, and which jobs are already
+    // stopping (they end by their stop deadline, which is what a holder's reservation uses).
+    running.preemptible = job.spec.preemptible;
+    running.priority = job.spec.priority;
+    running.start_time = job.start_time.value_or(TimePoint{});
+    running.queue = QueueOf(job);
+    if (job.preempted_at) {
+      running.stopping = true;
+      const TimePoint deadline = *job.preempted_at + options_.config.scheduler.preemption_grace;
+      if (!running.expected_end || deadline < *running.expected_end) running.expected_end = deadline;
+    }
     for (std::size_t r = 0; r < job.allocation.ranks.size(); ++r) {
       if (job.tasks[r].phase == model::TaskPhase::kExited) continue;
       const model::NodeAllocation& rank = job.allocation.ranks[r];
@@ -298,6 +323,7 @@ void Controller::RunCycle() {
   full_cycle_ = false;
   submitted_.clear();
   AddReservedCandidates(pending);
+  AddPreemptionHolders(pending);
   HoldBackCandidates(pending);
   if (pending.empty()) return;
   // Multifactor priority changes with time and usage: recompute it for this cycle.
@@ -310,16 +336,115 @@ void Controller::RunCycle() {
     jobs_.at(r.job_id).job.expected_start = r.start;
     reserved_.insert(r.job_id);
   }
-  if (result.starts.empty()) return;
   store::WriteBatch batch;
-  std::vector<JobId> started;
+  std::vector<JobId> changed;
   for (const sched::StartDecision& start : result.starts) {
     JobEntry& entry = jobs_.at(start.job_id);
     StartJob(entry, start.allocation);
     batch.push_back(store::PutJob(entry.job));
-    started.push_back(start.job_id);
+    changed.push_back(start.job_id);
   }
-  persister_.Persist(std::move(batch), [this, started = std::move(started)] { Publish(started, {}); });
+  for (const sched::PreemptDecision& decision : result.preemptions) {
+    ApplyPreemption(decision, batch, changed);
+  }
+  EndHolds();
+  if (batch.empty()) return;
+  persister_.Persist(std::move(batch), [this, changed = std::move(changed)] { Publish(changed, {}); });
+}
+
+void Controller::AddPreemptionHolders(std::vector<sched::PendingJob>& pending) {
+  if (preemptors_.empty()) return;
+  for (auto& [preemptor, victims] : preemptors_) {
+    std::erase_if(victims, [this](JobId victim) {
+      const Job& job = jobs_.at(victim).job;
+      return job.state != JobState::kRunning || !job.preempted_at;
+    });
+  }
+  std::set<JobId> listed;
+  for (const sched::PendingJob& p : pending) listed.insert(p.id);
+  for (const auto& [preemptor, victims] : preemptors_) {
+    auto it = pending_.find(preemptor);
+    if (it != pending_.end() && !listed.count(preemptor)) pending.push_back(it->second);
+  }
+  for (sched::PendingJob& p : pending) {
+    auto it = preemptors_.find(p.id);
+    p.preemption_hold = it != preemptors_.end();
+    p.victims_stopping = p.preemption_hold && !it->second.empty();
+  }
+}
+
+void Controller::EndHolds() {
+  // Victims added by this cycle make a set non-empty again; an empty set here means every
+  // victim had stopped before this cycle, which was the preemptor's turn in front.
+  std::erase_if(preemptors_, [this](const auto& entry) {
+    return entry.second.empty() || !pending_.count(entry.first);
+  });
+}
+
+model::StopRequest Controller::StopRequestFor(const Job& job) const {
+  model::StopRequest stop;
+  stop.signal = job.spec.signal ? job.spec.signal->signal : SIGTERM;
+  stop.grace = options_.config.scheduler.preemption_grace;
+  return stop;
+}
+
+void Controller::ApplyPreemption(const sched::PreemptDecision& decision, store::WriteBatch& batch,
+                                 std::vector<JobId>& changed) {
+  const Job& preemptor = jobs_.at(decision.preemptor).job;
+  for (JobId id : decision.victims) {
+    Job& victim = jobs_.at(id).job;
+    if (victim.state != JobState::kRunning || victim.preempted_at) continue;  // the scheduler never asks
+    victim.preempted_at = loop_.clock().Now();
+    victim.preempted_by = preemptor.id;
+    // The scheduler preempts by own priority or to reclaim lent quota (sched/preemption.h).
+    victim.preemption_reason =
+        preemptor.spec.priority > victim.spec.priority
+            ? fmt::format("preempted by job {} (priority {} > {})", preemptor.id,
+                          preemptor.spec.priority, victim.spec.priority)
+            : fmt::format("preempted by job {} (queue {} reclaims its lent quota)", preemptor.id,
+                          QueueOf(preemptor));
+    victim.reason = "Preempted";
+    Log(LogLevel::kInfo, "job {}: {}", id, victim.preemption_reason);
+    preemptors_[preemptor.id].insert(id);
+    batch.push_back(store::PutJob(victim));
+    changed.push_back(id);
+  }
+}
+
+void Controller::EndPreemption(JobEntry& entry) {
+  Job& job = entry.job;
+  Release(job);  // before the allocation and port are forgotten
+  if (job.restart_count >= job.spec.max_retries) {
+    // How the first rank ended (e.g. killed by SIGKILL after the grace) stays visible.
+    for (const model::TaskRecord& task : job.tasks) {
+      if (!task.exit) continue;
+      job.exit_code = task.exit->exit_code;
+      job.exit_signal = task.exit->signal;
+      break;
+    }
+    Finish(job, JobState::kPreempted, job.preemption_reason);
+    job.preempted_at.reset();
+    return;
+  }
+  // Requeued: a new attempt (TaskKey::attempt = restart_count), so late reports of the old
+  // one are recognised as stale and agents start the new ranks afresh.
+  job.state = JobState::kPending;
+  job.reason = "Preempted";
+  ++job.restart_count;
+  job.preempted_at.reset();
+  job.preempted_by = 0;
+  job.start_time.reset();
+  job.end_time.reset();
+  job.expected_start.reset();
+  job.allocation = {};
+  job.tasks.clear();
+  job.master_port = 0;
+  job.exit_code = 0;
+  job.exit_signal = 0;
+  entry.published_running = false;
+  entry.published_stop = false;
+  pending_.emplace(job.id, ToPending(job));
+  MarkDirty();
 }
 
 std::vector<DependencyTarget> Controller::DependencyTargets(JobId id) const {
@@ -416,7 +541,9 @@ void Controller::StartJob(JobEntry& entry, model::Allocation allocation) {
   job.master_port = AllocatePort();
   ResolveOutputPaths(job);
   pending_.erase(job.id);
+  usage_ledger_.Advance(loop_.clock().Now(), held_by_queue_);  // bill the past at the old rate
   active_.insert(job.id);
+  held_by_queue_[QueueOf(job)] += JobTotal(job);
   if (start_releases_dependents_) MarkDirty();  // after:<this job> may now hold
 }
 
@@ -425,6 +552,7 @@ void Controller::Publish(const std::vector<JobId>& jobs, const std::set<std::str
   for (JobId id : jobs) {
     JobEntry& entry = jobs_.at(id);
     entry.published_running = entry.job.state == JobState::kRunning;
+    entry.published_stop = entry.published_running && entry.job.preempted_at.has_value();
     for (const auto& rank : entry.job.allocation.ranks) touched.insert(rank.node);
   }
   for (const std::string& node : touched) nodes_.Bump(node);
@@ -477,7 +605,12 @@ void Controller::Finish(Job& job, JobState state, std::string reason) {
 }
 
 void Controller::Release(Job& job) {
-  active_.erase(job.id);
+  usage_ledger_.Advance(loop_.clock().Now(), held_by_queue_);  // bill the job up to its end
+  if (active_.erase(job.id) > 0) {
+    auto held = held_by_queue_.find(QueueOf(job));
+    held->second -= JobTotal(job);
+    if (held->second == model::Resources{}) held_by_queue_.erase(held);
+  }
   ports_in_use_.erase(job.master_port);
   MarkDirty();
 }
@@ -490,6 +623,25 @@ bool Controller::ApplyExit(JobEntry& entry, int rank, const model::TaskReport& r
   task.end_time = report.end_time ? report.end_time : loop_.clock().Now();
   task.exit = report.exit.value_or(model::TaskExit{});
   const model::TaskExit& exit = *task.exit;
+  if (job.state == JobState::kRunning && job.preempted_at) {
+    // Being preempted: however a rank ends now (the signal, SIGKILL after the grace, or on
+    // its own), the job's outcome is the preemption's, once every rank has exited, unless
+    // every rank ended well before its agent stopped it: a job that finished is not rerun.
+    if (job.HoldsResources()) return true;
+    const bool finished_anyway =
+        std::all_of(job.tasks.begin(), job.tasks.end(), [](const model::TaskRecord& t) {
+          return t.exit && !t.exit->preempted && t.exit->exit_code == 0 && t.exit->signal == 0;
+        });
+    if (!finished_anyway) {
+      EndPreemption(entry);
+      return true;
+    }
+    job.preempted_at.reset();
+    Finish(job, JobState::kCompleted, "None");
+    MarkDirty();
+    Release(job);
+    return true;
+  }
   if (job.state == JobState::kRunning) {
     if (exit.timed_out) {
       Finish(job, JobState::kTimeout, "TimeLimit");
@@ -578,6 +730,7 @@ model::NodeAssignments Controller::AssignmentsFor(const std::string& node) const
       if (job.allocation.ranks[r].node != node) continue;
       if (job.tasks[r].phase == model::TaskPhase::kExited) continue;
       out.tasks.push_back(BuildAssignment(job, static_cast<int>(r), rank_nodes, options_.cluster_name));
+      if (entry.published_stop) out.tasks.back().stop = StopRequestFor(job);
     }
   }
   return out;
@@ -594,8 +747,8 @@ void Controller::WatchNode(const std::string& node, std::int64_t version, Durati
 
 sched::PriorityFactors Controller::PriorityOf(const Job& job) const {
   const double fair_share = sched::FairShareFactor(QueueOf(job), options_.config.queues, usage_ledger_);
-  return sched::ComputePriority(job.submit_time, job.spec.priority, fair_share, loop_.clock().Now(),
-                                sched::PriorityWeights{});
+  return sched::ComputePriority(job.submit_time, job.spec.priority, fair_share, job.spec.time_limit,
+                                loop_.clock().Now(), options_.config.scheduler.priority);
 }
 
 Result<> Controller::ApplyQueue(model::JobSpec& spec) const {
@@ -625,14 +778,7 @@ model::Resources Controller::JobTotal(const Job& job) {
   return total;
 }
 
-std::map<std::string, model::Resources> Controller::QueueUsage() const {
-  std::map<std::string, model::Resources> usage;
-  for (JobId id : active_) {
-    const Job& job = jobs_.at(id).job;
-    usage[QueueOf(job)] += JobTotal(job);
-  }
-  return usage;
-}
+std::map<std::string, model::Resources> Controller::QueueUsage() const { return held_by_queue_; }
 
 std::vector<QueueStatus> Controller::ListQueues() const {
   std::map<std::string, QueueStatus> by_name;

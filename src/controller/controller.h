@@ -103,6 +103,8 @@ class Controller {
     model::Job job;
     // The last durable state is RUNNING: only then do agents get the job's tasks.
     bool published_running = false;
+    // Its preemption (preempted_at) is durable: only then do agents get the stop request.
+    bool published_stop = false;
   };
 
   // Checks the spec's queue exists and applies its default time limit.
@@ -129,6 +131,22 @@ class Controller {
   sched::ClusterSnapshot BuildSnapshot(bool include_down) const;
   static sched::PendingJob ToPending(const model::Job& job);
   void StartJob(JobEntry& entry, model::Allocation allocation);
+  // Preemption (docs/architecture.md, "Preemption"). Marks each victim as being stopped
+  // for `decision.preemptor` (durable in `batch`; agents get the stop request once published)
+  // and gives the preemptor its hold.
+  void ApplyPreemption(const sched::PreemptDecision& decision, store::WriteBatch& batch,
+                       std::vector<model::JobId>& changed);
+  // Before a cycle: adds pending preemptors missing from a partial cycle's `pending` and
+  // flags every one (PendingJob::preemption_hold, victims_stopping); forgets victims that
+  // have stopped. After it, EndHolds drops the holds of preemptors that started or left
+  // PENDING, and of those whose victims had all stopped before this cycle (their one cycle
+  // in front is over; if they still do not fit they may preempt again).
+  void AddPreemptionHolders(std::vector<sched::PendingJob>& pending);
+  void EndHolds();
+  // A victim's last rank exited: requeue it (retries left) or end it PREEMPTED.
+  void EndPreemption(JobEntry& entry);
+  // The stop request the victim's ranks get: its --signal (else SIGTERM) and the grace.
+  model::StopRequest StopRequestFor(const model::Job& job) const;
   // Applies one task exit to its job; returns true when the job changed.
   bool ApplyExit(JobEntry& entry, int rank, const model::TaskReport& report);
   void Finish(model::Job& job, model::JobState state, std::string reason);
@@ -147,6 +165,9 @@ class Controller {
   // State PENDING, with the scheduler's view of each kept ready (cycles run often).
   std::map<model::JobId, sched::PendingJob> pending_;
   std::set<model::JobId> active_;   // holding resources on some node
+  // What the active jobs hold, per queue (kept with active_; absent = nothing). The usage
+  // ledger is advanced before it changes, so each interval is billed at the rate it ran.
+  std::map<std::string, model::Resources> held_by_queue_;
   model::JobId next_job_id_ = 1;
   struct JobWaiter {
     TimerId timer;
@@ -163,6 +184,10 @@ class Controller {
   std::set<model::JobId> submitted_;    // pending jobs no cycle has considered yet
   std::set<model::JobId> reserved_;     // jobs the last cycle gave a reservation (expected_start)
   std::optional<sched::ClusterSnapshot> capacity_snapshot_;  // for feasibility; reset on node changes
+  // Preemption holds: pending preemptor → its victims still stopping. Not durable: after a
+  // restart the victims finish stopping (their preempted_at is durable) and the preemptor
+  // competes by priority again, preempting anew if it must.
+  std::map<model::JobId, std::set<model::JobId>> preemptors_;
 };
 
 }  // namespace weft::controller

@@ -29,9 +29,8 @@ queues:
     quota: {gpus: 1}
 )");
     EXPECT_TRUE(config.has_value());
-    ControllerOptions options;
-    options.config = *config;
-    controller_ = std::make_unique<Controller>(loop_, persister_, options);
+    options_.config = *config;
+    controller_ = std::make_unique<Controller>(loop_, persister_, options_);
     model::NodeReport node;
     node.name = "n1";
     node.capacity = {64000, 64LL << 30, 8};
@@ -55,6 +54,29 @@ queues:
 
   const model::Job& Job(const Result<model::Job>& j) { return *controller_->FindJob(j->id); }
 
+  // Ends the job running on n1 (the node runs one task at a time in these tests).
+  void FinishRunningTask() {
+    const auto task = controller_->AssignmentsFor("n1").tasks.at(0);
+    model::NodeReport report;
+    report.name = "n1";
+    report.capacity = {64000, 64LL << 30, 8};
+    model::TaskReport exit;
+    exit.key = task.key;
+    exit.phase = model::TaskPhase::kExited;
+    exit.exit = model::TaskExit{};
+    report.tasks = {exit};
+    controller_->ReportNode(report, [](Result<std::int64_t>) {});
+    Drain();
+  }
+
+  double DecayedUsage(const std::string& queue) const {
+    for (const QueueStatus& q : controller_->ListQueues()) {
+      if (q.config.name == queue) return q.decayed_usage;
+    }
+    return -1;
+  }
+
+  ControllerOptions options_;
   SimulatedEventLoop loop_;
   store::InMemoryKvStore store_;
   DirectPersister persister_;
@@ -110,17 +132,7 @@ TEST_F(QueuesTest, FairShareLetsTheQueueThatUsedLessGoFirst) {
   loop_.RunUntil(loop_.clock().Now() + std::chrono::seconds(10));
   auto b_job = Submit("team-b", 0, 64);
 
-  const auto task = controller_->AssignmentsFor("n1").tasks.at(0);
-  model::NodeReport report;
-  report.name = "n1";
-  report.capacity = {64000, 64LL << 30, 8};
-  model::TaskReport exit;
-  exit.key = task.key;
-  exit.phase = model::TaskPhase::kExited;
-  exit.exit = model::TaskExit{};
-  report.tasks = {exit};
-  controller_->ReportNode(report, [](Result<std::int64_t>) {});
-  Drain();
+  FinishRunningTask();
 
   EXPECT_EQ(Job(b_job).state, model::JobState::kRunning);
   EXPECT_EQ(Job(a_job).state, model::JobState::kPending);
@@ -131,6 +143,30 @@ TEST_F(QueuesTest, FairShareLetsTheQueueThatUsedLessGoFirst) {
   std::map<std::string, QueueStatus> queues;
   for (auto& q : controller_->ListQueues()) queues[q.config.name] = q;
   EXPECT_GT(queues["team-a"].decayed_usage, 0.0);
+}
+
+// Fair-share history is rebuilt from job records after a restart, decayed the same way.
+TEST_F(QueuesTest, FairShareUsageSurvivesARestart) {
+  Submit("team-a", 0, 64);
+  loop_.RunUntil(loop_.clock().Now() + std::chrono::hours(1));
+  FinishRunningTask();
+  loop_.RunUntil(loop_.clock().Now() + std::chrono::hours(2));
+  Submit("team-b", 0, 1);  // a cycle brings the ledger to now
+  const double before = DecayedUsage("team-a");
+  ASSERT_GT(before, 0.0);
+
+  Result<store::DurableState> state = store::LoadState(store_);
+  ASSERT_TRUE(state.has_value());
+  controller_ = std::make_unique<Controller>(loop_, persister_, options_);
+  controller_->Restore(std::move(*state));
+  Drain();
+
+  EXPECT_NEAR(DecayedUsage("team-a"), before, before * 1e-3);
+  const double a_after = DecayedUsage("team-a");
+  loop_.RunUntil(loop_.clock().Now() + std::chrono::minutes(10));
+  Submit("team-b", 0, 1);
+  EXPECT_GT(DecayedUsage("team-b"), 0.0);  // its restored running job accrues
+  EXPECT_LT(DecayedUsage("team-a"), a_after);  // and old usage keeps decaying
 }
 
 }  // namespace

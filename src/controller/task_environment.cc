@@ -64,6 +64,7 @@ model::TaskAssignment BuildAssignment(const model::Job& job, int rank,
   a.time_limit = spec.time_limit;
   a.resources = mine.resources;
   a.gpu_ids = mine.gpu_ids;
+  if (spec.time_limit) a.warning = spec.signal;  // --signal's warning needs a time limit
 
   std::vector<std::string> names, addresses;
   for (std::size_t r = 0; r < job.allocation.ranks.size(); ++r) {

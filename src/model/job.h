@@ -75,6 +75,19 @@ struct Dependency {
 // "afterok:3:4,singleton" (or '?'-separated when `any`).
 std::string ToString(const Dependency& dependency);
 
+// sbatch --signal=[{R|B}:]SIG[@SECS]: the signal a job wants as warning, `before` its time
+// limit ends (sent by the agent), and instead of SIGTERM when it is preempted.
+struct SignalSpec {
+  int signal = 0;                                       // 1..64
+  Duration before = std::chrono::seconds(60);           // SECS, Slurm's default 60
+  bool batch_only = false;  // "B:": the time-limit warning goes to the batch shell alone
+  bool operator==(const SignalSpec&) const = default;
+};
+
+// Requeues a preempted job gets when it asks for none (`max_retries` unset) and has
+// `requeue` (the default for preemptible jobs, as Slurm requeues preempted batch jobs).
+inline constexpr int kDefaultPreemptRequeues = 5;
+
 struct JobSpec {
   std::string name;
   int num_nodes = 1;
@@ -87,9 +100,15 @@ struct JobSpec {
   std::string queue;             // -A / YAML queue
   std::vector<std::string> pools;  // -p, failover order; empty = any
   bool exclusive = false;        // whole nodes
+  // May be preempted (by higher --priority work, or when lent quota is reclaimed); a job
+  // without it is never preempted.
   bool preemptible = false;
+  // Requeues left to a preempted job: requeued (PENDING, restart_count + 1) while
+  // restart_count < max_retries, else it ends PREEMPTED. The spec layer defaults it to
+  // kDefaultPreemptRequeues for jobs with `requeue` (preemptible jobs by default).
   int max_retries = 0;
   bool requeue = false;
+  std::optional<SignalSpec> signal;  // --signal; nullopt: SIGTERM on preemption, no warning
   std::string script;            // full text, starting with #!
   std::vector<std::string> args;  // passed to the script
   std::map<std::string, std::string> env;  // exported to every rank
@@ -126,6 +145,7 @@ struct TaskExit {
   bool timed_out = false;   // killed for passing the time limit
   bool oom_killed = false;
   bool killed_by_agent = false;  // killed because it was no longer wanted (cancel, gang teardown)
+  bool preempted = false;  // stopped by the agent on the controller's preemption stop request
 };
 
 struct TaskRecord {
@@ -151,6 +171,13 @@ struct Job {
   int exit_code = 0;
   int exit_signal = 0;
   int restart_count = 0;
+  // Preemption. While RUNNING with `preempted_at` set the job is being stopped for
+  // `preempted_by` (its ranks got a stop request); once every rank has exited it is requeued
+  // (PENDING, restart_count + 1) or ends PREEMPTED. Cleared on requeue, except
+  // `preemption_reason`, which keeps the last preemption for `weft show`.
+  std::optional<TimePoint> preempted_at;
+  JobId preempted_by = 0;
+  std::string preemption_reason;  // e.g. "preempted by job 7 (priority 100 > 0)"; "" = never
   int master_port = 0;
   JobId array_job_id = 0;   // the array's first task id (SLURM_ARRAY_JOB_ID); 0 = not in an array
   int array_task_id = -1;   // this task's index (SLURM_ARRAY_TASK_ID); -1 = not in an array

@@ -37,7 +37,23 @@ TaskExit ExitFrom(const json& j) {
   GetIf(j, "timed_out", e.timed_out);
   GetIf(j, "oom_killed", e.oom_killed);
   GetIf(j, "killed_by_agent", e.killed_by_agent);
+  GetIf(j, "preempted", e.preempted);
   return e;
+}
+
+json SignalJson(const SignalSpec& s) {
+  return json{{"signal", s.signal}, {"before_us", s.before.count()}, {"batch_only", s.batch_only}};
+}
+std::optional<SignalSpec> GetOptSignal(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  SignalSpec s;
+  s.signal = it->at("signal").get<int>();
+  if (auto b = it->find("before_us"); b != it->end() && !b->is_null()) {
+    s.before = Duration(b->get<std::int64_t>());
+  }
+  GetIf(*it, "batch_only", s.batch_only);
+  return s;
 }
 
 TaskPhase PhaseFrom(const std::string& s) {
@@ -112,6 +128,7 @@ JobSpec SpecFrom(const json& j) {
     s.dependency = DependencyFrom(*it);
   }
   GetIf(j, "topology", s.topology);
+  s.signal = GetOptSignal(j, "signal");
   return s;
 }
 
@@ -156,6 +173,7 @@ void to_json(json& j, const JobSpec& s) {
            {"user", s.user}};
   // Written only when set, so records of plain jobs stay as they were.
   if (!s.topology.empty()) j["topology"] = s.topology;
+  if (s.signal) j["signal"] = SignalJson(*s.signal);
   if (!s.array.empty()) {
     json ranges = json::array();
     for (const ArrayRange& r : s.array.ranges) {
@@ -181,7 +199,8 @@ void to_json(json& j, const TaskExit& e) {
            {"signal", e.signal},
            {"timed_out", e.timed_out},
            {"oom_killed", e.oom_killed},
-           {"killed_by_agent", e.killed_by_agent}};
+           {"killed_by_agent", e.killed_by_agent},
+           {"preempted", e.preempted}};
 }
 
 void to_json(json& j, const TaskRecord& t) {
@@ -212,6 +231,10 @@ void to_json(json& j, const Job& job) {
     j["array_job_id"] = job.array_job_id;
     j["array_task_id"] = job.array_task_id;
   }
+  // Written only once a job was preempted, so records of other jobs stay as they were.
+  if (job.preempted_at) j["preempted_at"] = ToUnixMicros(*job.preempted_at);
+  if (job.preempted_by != 0) j["preempted_by"] = job.preempted_by;
+  if (!job.preemption_reason.empty()) j["preemption_reason"] = job.preemption_reason;
 }
 
 void to_json(json& j, const Node& n) {
@@ -236,6 +259,8 @@ void to_json(json& j, const TaskAssignment& a) {
            {"time_limit_us", a.time_limit ? json(a.time_limit->count()) : json(nullptr)},
            {"resources", a.resources},
            {"gpu_ids", a.gpu_ids}};
+  if (a.warning) j["warning"] = SignalJson(*a.warning);
+  if (a.stop) j["stop"] = json{{"signal", a.stop->signal}, {"grace_us", a.stop->grace.count()}};
 }
 
 void to_json(json& j, const TaskReport& r) {
@@ -278,6 +303,9 @@ Result<Job> JobFromJson(const json& j) {
     GetIf(j, "master_port", job.master_port);
     GetIf(j, "array_job_id", job.array_job_id);
     GetIf(j, "array_task_id", job.array_task_id);
+    job.preempted_at = GetOptTime(j, "preempted_at");
+    GetIf(j, "preempted_by", job.preempted_by);
+    GetIf(j, "preemption_reason", job.preemption_reason);
     for (const json& a : j.value("allocation", json::array())) {
       NodeAllocation na;
       na.node = a.at("node").get<std::string>();
@@ -353,6 +381,13 @@ Result<NodeAssignments> NodeAssignmentsFromJson(const json& j) {
       }
       if (auto it = t.find("resources"); it != t.end()) a.resources = ResourcesFrom(*it);
       GetIf(t, "gpu_ids", a.gpu_ids);
+      a.warning = GetOptSignal(t, "warning");
+      if (auto it = t.find("stop"); it != t.end() && !it->is_null()) {
+        StopRequest stop;
+        stop.signal = it->at("signal").get<int>();
+        stop.grace = Duration(it->value("grace_us", std::int64_t{0}));
+        a.stop = stop;
+      }
       out.tasks.push_back(std::move(a));
     }
     return out;

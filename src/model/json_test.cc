@@ -88,6 +88,48 @@ TEST(JsonTest, NodeReportRoundTrips) {
   EXPECT_EQ(back->tasks.at(0).exit->exit_code, 1);
 }
 
+TEST(JsonTest, PreemptionFieldsRoundTripAndAreAbsentFromOtherRecords) {
+  Job job;
+  job.id = 3;
+  job.spec.signal = SignalSpec{10, std::chrono::seconds(90), true};
+  job.state = JobState::kRunning;
+  job.preempted_at = FromUnixMicros(5000);
+  job.preempted_by = 4;
+  job.preemption_reason = "preempted by job 4 (priority 10 > 0)";
+  job.tasks.resize(1);
+  job.tasks[0].exit = TaskExit{143, 15, false, false, false, true};
+
+  const nlohmann::json j = job;
+  Result<Job> back = JobFromJson(j);
+
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(nlohmann::json(*back), j);
+  EXPECT_EQ(back->spec.signal, job.spec.signal);
+  EXPECT_EQ(back->preempted_at, job.preempted_at);
+  EXPECT_TRUE(back->tasks[0].exit->preempted);
+  const nlohmann::json plain = Job{};
+  EXPECT_FALSE(plain.contains("preempted_at"));
+  EXPECT_FALSE(plain["spec"].contains("signal"));
+}
+
+TEST(JsonTest, AssignmentCarriesItsStopRequestAndWarning) {
+  NodeAssignments out;
+  out.version = 2;
+  TaskAssignment a;
+  a.key = {7, 0, 1};
+  a.warning = SignalSpec{12, std::chrono::seconds(30), false};
+  a.stop = StopRequest{10, std::chrono::seconds(3)};
+  out.tasks = {a, TaskAssignment{}};
+
+  Result<NodeAssignments> back = NodeAssignmentsFromJson(nlohmann::json(out));
+
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(back->tasks[0].stop, a.stop);
+  EXPECT_EQ(back->tasks[0].warning, a.warning);
+  EXPECT_FALSE(back->tasks[1].stop.has_value());
+  EXPECT_FALSE(back->tasks[1].warning.has_value());
+}
+
 TEST(JsonTest, TopologyRoundTripsAndDefaultsToEmpty) {
   Job job;
   job.spec.topology = "rack";

@@ -36,8 +36,25 @@ struct QueueConfig {
 
 enum class BackfillMode { kNone, kEasy, kConservative };
 
+// Multifactor priority weights (Slurm's PriorityWeight*): a pending job's priority is
+//   fair_share × 2^(-U/S) + age × min(1, waited / max_age) + short_job × (1 − limit / short_horizon)
+//   + its own --priority.
+// short_job favours short time limits (the only duration a production scheduler knows); with
+// age ≥ short_job every job that has waited max_age outranks every newer job of its queue,
+// so none waits unboundedly behind a stream of short ones (it then gets the reservation).
+struct PriorityWeights {
+  double fair_share = 10000;
+  double age = 1000;
+  double short_job = 1000;
+  Duration max_age = std::chrono::hours(24 * 7);        // the age factor reaches 1 here
+  // Limits this long (or none) score 0. Two days: tuned with `weft simulate` on the Philly
+  // traces (docs/scheduling-quality.md); most jobs there have limits of hours to days.
+  Duration short_horizon = std::chrono::hours(48);
+};
+
 struct SchedulerConfig {
   BackfillMode backfill = BackfillMode::kEasy;
+  PriorityWeights priority;
   Duration fair_share_half_life = std::chrono::hours(24 * 7);
   Duration preemption_grace = std::chrono::seconds(30);
 };

@@ -20,6 +20,14 @@ struct TaskKey {
 };
 std::string ToString(const TaskKey& key);  // "12.0" or "12.0@1" for a restarted job
 
+// The controller wants a running task stopped (preemption): send `signal` to its whole
+// process tree, wait `grace`, then SIGKILL what is left. The exit reports `preempted`.
+struct StopRequest {
+  int signal = 15;  // SIGTERM unless the job asked for another (--signal)
+  Duration grace{};
+  bool operator==(const StopRequest&) const = default;
+};
+
 struct TaskAssignment {
   TaskKey key;
   std::string script;
@@ -31,6 +39,12 @@ struct TaskAssignment {
   std::optional<Duration> time_limit;
   Resources resources;
   std::vector<int> gpu_ids;
+  // --signal: sent `warning->before` ahead of the time limit (to the batch shell alone when
+  // `batch_only`, else the whole tree). Ignored without a time limit.
+  std::optional<SignalSpec> warning;
+  // Set while the job is being preempted. A task not started yet is not started: it is
+  // reported exited at once (exit code 0, `preempted`).
+  std::optional<StopRequest> stop;
 };
 
 struct TaskReport {

@@ -25,6 +25,18 @@ void UsageLedger::Advance(TimePoint now, const std::map<std::string, model::Reso
   as_of_ = now;
 }
 
+void UsageLedger::AddPast(const std::string& queue, const model::Resources& held, TimePoint start,
+                          TimePoint end) {
+  if (!as_of_) return;
+  end = std::min(end, *as_of_);
+  if (end <= start) return;
+  const double h = ToSeconds(half_life_);
+  // ∫start^end rate·2^(-(as_of-t)/h) dt = rate·h/ln2·(2^(-(as_of-end)/h) − 2^(-(as_of-start)/h)).
+  const double newer = std::exp2(-ToSeconds(*as_of_ - end) / h);
+  const double older = std::exp2(-ToSeconds(*as_of_ - start) / h);
+  usage_[queue] += BillingRate(held) * h / std::log(2.0) * (newer - older);
+}
+
 double UsageLedger::Usage(const std::string& queue) const {
   auto it = usage_.find(queue);
   return it == usage_.end() ? 0.0 : it->second;
@@ -51,13 +63,17 @@ double FairShareFactor(const std::string& queue, const std::vector<model::QueueC
 }
 
 PriorityFactors ComputePriority(TimePoint submit_time, int job_priority, double fair_share,
-                                TimePoint now, const PriorityWeights& weights) {
+                                std::optional<Duration> time_limit, TimePoint now,
+                                const PriorityWeights& weights) {
   PriorityFactors f;
   const double waited = std::max(0.0, ToSeconds(now - submit_time));
   f.age = std::min(1.0, waited / ToSeconds(weights.max_age));
   f.fair_share = fair_share;
+  if (time_limit) f.short_job = std::max(0.0, 1.0 - ToSeconds(*time_limit) / ToSeconds(weights.short_horizon));
   f.job = job_priority;
-  f.total = std::llround(weights.fair_share * f.fair_share + weights.age * f.age) + job_priority;
+  f.total = std::llround(weights.fair_share * f.fair_share + weights.age * f.age +
+                         weights.short_job * f.short_job) +
+            job_priority;
   return f;
 }
 

@@ -25,6 +25,10 @@ class UsageLedger {
   // Accrues, per queue, what `held` held since the previous call (integrated exactly under
   // the decay) and decays older usage to `now`. The first call only sets the clock.
   void Advance(TimePoint now, const std::map<std::string, model::Resources>& held);
+  // Adds what `held` used in the past interval [start, end], decayed to the ledger's clock
+  // (the last Advance, which must come first; an interval reaching past it is cut there).
+  // Rebuilds the history a restarted controller has only as job records.
+  void AddPast(const std::string& queue, const model::Resources& held, TimePoint start, TimePoint end);
   // Decayed billing-seconds of `queue` as of the last Advance.
   double Usage(const std::string& queue) const;
   const std::map<std::string, double>& usage() const { return usage_; }
@@ -35,15 +39,12 @@ class UsageLedger {
   std::map<std::string, double> usage_;
 };
 
-struct PriorityWeights {
-  double fair_share = 10000;  // Slurm's PriorityWeightFairshare-like scale
-  double age = 1000;
-  Duration max_age = std::chrono::hours(24 * 7);  // age factor reaches 1 after this wait
-};
+using model::PriorityWeights;
 
 struct PriorityFactors {
   double age = 0;         // 0..1
   double fair_share = 0;  // 0..1: 1 = the queue used nothing, 0.5 = used exactly its share
+  double short_job = 0;   // 0..1: 1 = a time limit near zero, 0 = none or ≥ short_horizon
   int job = 0;            // the job's own --priority (minus --nice)
   std::int64_t total = 0;
 };
@@ -53,8 +54,10 @@ struct PriorityFactors {
 double FairShareFactor(const std::string& queue, const std::vector<model::QueueConfig>& queues,
                        const UsageLedger& ledger);
 
-// total = weights.fair_share × fair_share + weights.age × age + job priority, rounded.
+// total = weights.fair_share × fair_share + weights.age × age + weights.short_job × short_job
+// + job priority, rounded.
 PriorityFactors ComputePriority(TimePoint submit_time, int job_priority, double fair_share,
-                                TimePoint now, const PriorityWeights& weights);
+                                std::optional<Duration> time_limit, TimePoint now,
+                                const PriorityWeights& weights);
 
 }  // namespace weft::sched

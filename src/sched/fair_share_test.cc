@@ -27,6 +27,23 @@ TEST(UsageLedgerTest, UsageAccruesWhileRunningAndHalvesEveryHalfLife) {
   EXPECT_EQ(ledger.Usage("nobody"), 0.0);
 }
 
+// A restarted controller rebuilds usage from job records: the same as having watched it.
+TEST(UsageLedgerTest, PastIntervalsMatchWhatAdvanceAccrued) {
+  const TimePoint t0{};
+  UsageLedger watched(1h);
+  watched.Advance(t0, {});
+  watched.Advance(t0 + 30min, {{"a", {0, 0, 2}}});
+  watched.Advance(t0 + 2h, {});
+
+  UsageLedger rebuilt(1h);
+  rebuilt.Advance(t0 + 2h, {});
+  rebuilt.AddPast("a", {0, 0, 2}, t0, t0 + 30min);
+  rebuilt.AddPast("a", {0, 0, 2}, t0 + 3h, t0 + 4h);  // after the clock: nothing
+
+  EXPECT_NEAR(rebuilt.Usage("a"), watched.Usage("a"), 1e-6 * watched.Usage("a"));
+  EXPECT_GT(rebuilt.Usage("a"), 0.0);
+}
+
 TEST(UsageLedgerTest, GpuSecondsOutweighCpuSeconds) {
   EXPECT_EQ(BillingRate({1000, 0, 1}), 101.0);
 }
@@ -51,14 +68,35 @@ TEST(PriorityTest, CombinesFairShareAgeAndJobPriority) {
   const PriorityWeights weights;
   const TimePoint now = TimePoint{} + 7 * 24h;
 
-  const PriorityFactors fresh = ComputePriority(now, 0, 1.0, now, weights);
-  const PriorityFactors old = ComputePriority(TimePoint{}, 0, 1.0, now, weights);
-  const PriorityFactors boosted = ComputePriority(now, 50, 0.5, now, weights);
+  const PriorityFactors fresh = ComputePriority(now, 0, 1.0, std::nullopt, now, weights);
+  const PriorityFactors old = ComputePriority(TimePoint{}, 0, 1.0, std::nullopt, now, weights);
+  const PriorityFactors boosted = ComputePriority(now, 50, 0.5, std::nullopt, now, weights);
 
   EXPECT_EQ(fresh.total, 10000);
   EXPECT_EQ(old.total, 11000);
   EXPECT_DOUBLE_EQ(old.age, 1.0);
   EXPECT_EQ(boosted.total, 5050);
+}
+
+// Shorter time limits rank higher; no limit or one past the horizon scores nothing; a job
+// that waited max_age outranks a new job with the shortest limit (no unbounded wait).
+TEST(PriorityTest, ShortTimeLimitsRankHigherButAgeWins) {
+  const PriorityWeights weights;  // short_job = age = 1000, max_age 7 days, short_horizon 2 days
+  const TimePoint now = TimePoint{} + 30 * 24h;
+
+  const PriorityFactors hour = ComputePriority(now, 0, 1.0, 1h, now, weights);
+  const PriorityFactors day = ComputePriority(now, 0, 1.0, 24h, now, weights);
+  const PriorityFactors month = ComputePriority(now, 0, 1.0, 30 * 24h, now, weights);
+  const PriorityFactors none = ComputePriority(now, 0, 1.0, std::nullopt, now, weights);
+  const PriorityFactors old_month = ComputePriority(now - 7 * 24h, 0, 1.0, 30 * 24h, now, weights);
+
+  EXPECT_GT(hour.total, day.total);
+  EXPECT_GT(day.total, month.total);
+  EXPECT_DOUBLE_EQ(month.short_job, 0.0);
+  EXPECT_EQ(none.total, month.total);
+  EXPECT_NEAR(hour.short_job, 1.0 - 1.0 / 48, 1e-12);
+  EXPECT_NEAR(day.short_job, 0.5, 1e-12);
+  EXPECT_GE(old_month.total, ComputePriority(now, 0, 1.0, 1s, now, weights).total);
 }
 
 }  // namespace

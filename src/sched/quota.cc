@@ -69,6 +69,10 @@ void QuotaLedger::Charge(const std::string& queue, const model::Resources& reque
   usage_[queue] += request;
 }
 
+void QuotaLedger::Refund(const std::string& queue, const model::Resources& held) {
+  usage_[queue] -= held;
+}
+
 model::Resources QuotaLedger::Borrowed(const std::string& queue) const {
   model::Resources borrowed;
   const model::QueueConfig* config = Find(queue);

@@ -24,6 +24,8 @@ class QuotaLedger {
   bool Admits(const std::string& queue, const model::Resources& request) const;
   // Records that `queue` took `request` (a job started in this cycle).
   void Charge(const std::string& queue, const model::Resources& request);
+  // Records that `queue` gives `held` back (a job that preemption would stop).
+  void Refund(const std::string& queue, const model::Resources& held);
 
   const model::Resources& Usage(const std::string& queue) const;
   // Usage above the nominal quota, per resource (0 where within or unlimited).

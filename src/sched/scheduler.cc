@@ -52,11 +52,15 @@ Shape ShapeOf(const PendingJob& job) {
 
 CycleResult Scheduler::RunCycle(const ClusterSnapshot& cluster,
                                 std::span<const PendingJob> pending, TimePoint now) const {
-  // 1. Order the queue.
-  const std::vector<const PendingJob*> order = profile_.queue_order->Order(pending, now);
+  // 1. Order the queue. Jobs holding what their preemption victims free go first.
+  std::vector<const PendingJob*> order = profile_.queue_order->Order(pending, now);
+  HoldersFirst(order);
   // 2. Place each job on the cycle's working copy; starting a job takes its resources there
   //    and in the plan (resources × time), which also holds the reservations.
   ClusterSnapshot working = cluster;
+  // Nodes by free resources, so a placement visits only nodes that could hold a rank. It must
+  // follow every change to `working`'s nodes: Commit updates it (else call Update).
+  NodeIndex node_index(working.nodes);
   Planner planner(cluster, now);
   const GangPlacer placer(profile_.filters, profile_.scorers);
   // Per shape, the shortest run that failed to fit now (resp. to find a reservation). Free
@@ -123,6 +127,8 @@ CycleResult Scheduler::RunCycle(const ClusterSnapshot& cluster,
     return cached->second;
   };
   QuotaLedger quota(cluster.queues, cluster.queue_usage);
+  // A preemption holder's quota does not count what its stopping victims still hold.
+  QuotaLedger holder_quota = QuotaAfterStops(quota, cluster);
   CycleResult result;
   bool blocked = false;  // some job could not start (depth 0: nothing behind it may)
   for (const PendingJob* job : order) {
@@ -130,7 +136,7 @@ CycleResult Scheduler::RunCycle(const ClusterSnapshot& cluster,
     //    reservation, since free resources would not start it.
     model::Resources total;
     for (int i = 0; i < job->num_nodes; ++i) total += job->per_node;
-    if (!quota.Admits(job->queue, total)) {
+    if (!(job->preemption_hold ? holder_quota : quota).Admits(job->queue, total)) {
       result.still_pending.push_back({job->id, "QuotaExceeded"});
       continue;
     }
@@ -148,13 +154,14 @@ CycleResult Scheduler::RunCycle(const ClusterSnapshot& cluster,
           return !planner.HasReservation(i) || planner.Fits(i, *job, now, end);
         };
       }
-      if (auto nodes = placer.Place(*job, working, clear_of_reservations)) {
-        result.starts.push_back({job->id, GangPlacer::Commit(*job, *nodes, working)});
+      if (auto nodes = placer.Place(*job, working, clear_of_reservations, &node_index)) {
+        result.starts.push_back({job->id, GangPlacer::Commit(*job, *nodes, working, &node_index)});
         model::Resources taken;
         for (const auto& rank : result.starts.back().allocation.ranks) taken += rank.resources;
         quota.Charge(job->queue, taken);
+        holder_quota.Charge(job->queue, taken);
         planner.Start(*job, *nodes, end);
-        free_cpu = max_free_cpu(working);
+        free_cpu = node_index.MaxFreeCpu();  // = max_free_cpu(working)
         continue;
       }
       note_failure(failed_shapes, shape, length);
@@ -175,6 +182,14 @@ CycleResult Scheduler::RunCycle(const ClusterSnapshot& cluster,
     // 5. Tell "busy" (Resources) from "held for jobs ahead of it" (Priority).
     result.still_pending.push_back({job->id, reason_for(*job, shape)});
   }
+  // 6. Preemption: blocked jobs, in queue order, may stop preemptible running jobs.
+  std::set<model::JobId> started;
+  for (const StartDecision& start : result.starts) started.insert(start.job_id);
+  std::vector<const PendingJob*> blocked_jobs;
+  for (const PendingJob* job : order) {
+    if (!started.count(job->id)) blocked_jobs.push_back(job);
+  }
+  result.preemptions = PlanPreemptions(working, quota, placer, blocked_jobs, now);
   return result;
 }
 

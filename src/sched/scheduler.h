@@ -10,6 +10,7 @@
 #include "model/job.h"
 #include "model/queue.h"
 #include "sched/plugins.h"
+#include "sched/preemption.h"
 #include "sched/snapshot.h"
 
 namespace weft::sched {
@@ -37,6 +38,9 @@ struct CycleResult {
   std::vector<StartDecision> starts;
   std::vector<Reservation> reservations;     // in queue order; at most reservation_depth
   std::vector<PendingReason> still_pending;  // every job not started (reserved ones too)
+  // Running jobs to stop so that a blocked job can start later (sched/preemption.h). The
+  // preemptors are among `still_pending`: none starts in the cycle that preempts for it.
+  std::vector<PreemptDecision> preemptions;
 };
 
 // The plugin set a scheduler runs with.
@@ -67,6 +71,7 @@ class Scheduler {
   // given the running jobs' expected ends) while fewer than `reservation_depth` exist.
   // With depth >= 1 a job that cannot start never blocks later jobs that fit now and end
   // before the reservations they touch (or use other nodes); with depth 0 it blocks all.
+  // Jobs with a preemption hold go first; blocked jobs may then preempt (preemption.h).
   CycleResult RunCycle(const ClusterSnapshot& cluster, std::span<const PendingJob> pending,
                        TimePoint now) const;
 

@@ -34,7 +34,16 @@ struct RunningAllocation {
   // start + time limit; nullopt = no time limit: the job holds its resources forever as far
   // as planning goes, so no reservation can use them (Slurm gives such jobs the partition's
   // maximum time instead). An end already past counts as "now" (the job is being killed).
+  // A job being preempted ends by its stop deadline (preemption start + grace).
   std::optional<TimePoint> expected_end;
+  // For preemption (sched/preemption.h).
+  bool preemptible = false;  // only preemptible jobs are ever chosen as victims
+  int priority = 0;          // the job's own --priority (minus --nice), not the multifactor one
+  TimePoint start_time{};    // of the current attempt: the work a preemption would lose
+  std::string queue = "default";
+  // Already being preempted: never chosen again; what it holds is freed by expected_end
+  // and promised to the job it was preempted for.
+  bool stopping = false;
 };
 
 // Ordered by node name: iteration order feeds decisions, and decisions must be deterministic.
@@ -56,13 +65,20 @@ struct PendingJob {
   std::string gpu_model;  // "" = any
   bool exclusive = false;
   std::vector<std::string> pools;  // empty = any
-  int priority = 0;
+  int priority = 0;      // what the queue order uses (the controller: multifactor priority)
+  int own_priority = 0;  // the job's own --priority (minus --nice): what preemption compares
   TimePoint submit_time{};
   std::optional<Duration> time_limit;  // nullopt = none: it would run (and hold) forever
   std::string queue = "default";
   // "" = anywhere; "switch", "rack" or "zone": every rank on nodes with the same value of
   // that label (see GangPlacer, kTopologyLevels).
   std::string topology;
+  // Preemption holds (sched/preemption.h): this job preempted running jobs to make room for
+  // itself. Until it starts it goes before every other job (so nobody else takes what its
+  // victims free), and its quota ignores what stopping jobs still hold. While
+  // `victims_stopping`, it plans no further preemption.
+  bool preemption_hold = false;
+  bool victims_stopping = false;
 };
 
 }  // namespace weft::sched

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include "spec/job_spec_parser.h"
 
@@ -253,6 +254,49 @@ TEST(ParseBatchScriptTest, SchedulingFields) {
   EXPECT_EQ(spec.env.at("BATCH"), "64");
   EXPECT_EQ(spec.env.at("HOME"), "/home/alice");
   EXPECT_FALSE(SpecOf("#SBATCH --requeue\n", {"--no-requeue"}).requeue);
+}
+
+TEST(ParseBatchScriptTest, PreemptibleJobsRequeueByDefault) {
+  const model::JobSpec plain = SpecOf("");
+  EXPECT_FALSE(plain.requeue);
+  EXPECT_EQ(plain.max_retries, 0);
+  const model::JobSpec preemptible = SpecOf("#WEFT --preemptible\n");
+  EXPECT_TRUE(preemptible.requeue);
+  EXPECT_EQ(preemptible.max_retries, model::kDefaultPreemptRequeues);
+  const model::JobSpec no_requeue = SpecOf("#WEFT --preemptible\n", {"--no-requeue"});
+  EXPECT_FALSE(no_requeue.requeue);
+  EXPECT_EQ(no_requeue.max_retries, 0);
+  EXPECT_EQ(SpecOf("#WEFT --preemptible --max-retries=1\n").max_retries, 1);
+  EXPECT_EQ(SpecOf("#SBATCH --requeue\n").max_retries, model::kDefaultPreemptRequeues);
+}
+
+TEST(ParseBatchScriptTest, SignalIsParsedWithSlurmDefaults) {
+  const model::JobSpec usr1 = SpecOf("#SBATCH --signal=USR1\n");
+  ASSERT_TRUE(usr1.signal.has_value());
+  EXPECT_EQ(usr1.signal->signal, SIGUSR1);
+  EXPECT_EQ(usr1.signal->before, std::chrono::seconds(60));
+  EXPECT_FALSE(usr1.signal->batch_only);
+
+  const model::JobSpec batch = SpecOf("#SBATCH --signal=B:SIGUSR2@90\n");
+  ASSERT_TRUE(batch.signal.has_value());
+  EXPECT_EQ(batch.signal->signal, SIGUSR2);
+  EXPECT_EQ(batch.signal->before, std::chrono::seconds(90));
+  EXPECT_TRUE(batch.signal->batch_only);
+
+  const model::JobSpec numeric = SpecOf("", {"--signal=R:10@0"});
+  ASSERT_TRUE(numeric.signal.has_value());
+  EXPECT_EQ(numeric.signal->signal, 10);
+  EXPECT_EQ(numeric.signal->before, std::chrono::seconds(0));
+  EXPECT_FALSE(SpecOf("").signal.has_value());
+}
+
+TEST(ParseBatchScriptTest, BadSignalNamesTheOption) {
+  const std::string usage = "is not [{R|B}:]SIG[@SECS] (examples: USR1, B:USR1@90, 10@120)";
+  EXPECT_EQ(ErrorOf("#SBATCH --signal=FOO\n"), "line 2: --signal: 'FOO' " + usage);
+  EXPECT_EQ(ErrorOf("", {"--signal=USR1@soon"}), "--signal: 'USR1@soon' " + usage);
+  EXPECT_EQ(ErrorOf("", {"--signal=X:USR1"}), "--signal: 'X:USR1' " + usage);
+  EXPECT_EQ(ErrorOf("", {"--signal=65"}), "--signal: '65' " + usage);
+  EXPECT_EQ(ErrorOf("", {"--signal=USR1@70000"}), "--signal: 'USR1@70000' " + usage);
 }
 
 TEST(ParseBatchScriptTest, ChdirIsRelativeToTheSubmitDir) {

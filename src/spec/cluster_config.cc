@@ -97,12 +97,52 @@ Result<QueueConfig> ParseQueue(const YAML::Node& node, const std::string& key) {
   return q;
 }
 
+// scheduler.priority_weights: {fair_share: N, age: N, short_job: N, max_age: 7d,
+// short_horizon: 7d}; weights may be 0 (the factor is off).
+Result<model::PriorityWeights> ParsePriorityWeights(const YAML::Node& node, const std::string& key) {
+  model::PriorityWeights w;
+  if (!node.IsMap()) return Invalid(fmt::format("{}: expected a mapping such as {{age: 1000, short_job: 1000}}", key));
+  for (const auto& entry : node) {
+    const std::string name = entry.first.as<std::string>();
+    const std::string field = key + "." + name;
+    auto text = Scalar(entry.second, field);
+    if (!text) return tl::unexpected(text.error());
+    if (name == "max_age" || name == "short_horizon") {
+      auto t = ParseTimeLimit(*text);
+      if (!t || !*t) return Invalid(fmt::format("{}: '{}' is not a positive time (examples: 7d, 12h)", field, *text));
+      (name == "max_age" ? w.max_age : w.short_horizon) = **t;
+      continue;
+    }
+    double* target = name == "fair_share" ? &w.fair_share
+                     : name == "age"      ? &w.age
+                     : name == "short_job" ? &w.short_job
+                                           : nullptr;
+    if (!target) {
+      return Invalid(fmt::format("{}: unknown key (use fair_share, age, short_job, max_age, short_horizon)", field));
+    }
+    if (*text == "0") {
+      *target = 0;
+      continue;
+    }
+    auto value = ParseWeight(*text, field);
+    if (!value) return Invalid(fmt::format("{}: '{}' is not a number from 0 to 1000000", field, *text));
+    *target = *value;
+  }
+  return w;
+}
+
 Result<model::SchedulerConfig> ParseScheduler(const YAML::Node& node) {
   model::SchedulerConfig s;
   if (!node.IsMap()) return Invalid("scheduler: expected a mapping");
   for (const auto& entry : node) {
     const std::string name = entry.first.as<std::string>();
     const std::string field = "scheduler." + name;
+    if (name == "priority_weights") {
+      auto weights = ParsePriorityWeights(entry.second, field);
+      if (!weights) return tl::unexpected(weights.error());
+      s.priority = *weights;
+      continue;
+    }
     auto text = Scalar(entry.second, field);
     if (!text) return tl::unexpected(text.error());
     if (name == "backfill") {
@@ -120,7 +160,7 @@ Result<model::SchedulerConfig> ParseScheduler(const YAML::Node& node) {
       if (!t || !*t) return Invalid(fmt::format("{}: '{}' is not a positive time (examples: 7d, 30s)", field, *text));
       (name == "preemption_grace" ? s.preemption_grace : s.fair_share_half_life) = **t;
     } else {
-      return Invalid(fmt::format("{}: unknown key (use backfill, fair_share_half_life, preemption_grace)", field));
+      return Invalid(fmt::format("{}: unknown key (use backfill, fair_share_half_life, preemption_grace, priority_weights)", field));
     }
   }
   return s;

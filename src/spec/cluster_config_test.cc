@@ -21,6 +21,7 @@ scheduler:
   backfill: easy
   fair_share_half_life: 7d
   preemption_grace: 30s
+  priority_weights: {fair_share: 5000, age: 2000, short_job: 0, max_age: 14d}
 )");
 
   ASSERT_TRUE(config.has_value()) << config.error().message;
@@ -38,6 +39,11 @@ scheduler:
   EXPECT_EQ(config->scheduler.backfill, model::BackfillMode::kEasy);
   EXPECT_EQ(config->scheduler.fair_share_half_life, std::chrono::hours(24 * 7));
   EXPECT_EQ(config->scheduler.preemption_grace, std::chrono::seconds(30));
+  EXPECT_EQ(config->scheduler.priority.fair_share, 5000);
+  EXPECT_EQ(config->scheduler.priority.age, 2000);
+  EXPECT_EQ(config->scheduler.priority.short_job, 0);
+  EXPECT_EQ(config->scheduler.priority.max_age, std::chrono::hours(24 * 14));
+  EXPECT_EQ(config->scheduler.priority.short_horizon, std::chrono::hours(48));
 }
 
 TEST(ClusterConfigTest, EmptyConfigHasOneDefaultQueueWithoutQuota) {
@@ -58,6 +64,8 @@ TEST(ClusterConfigTest, ErrorsNameTheKeyAndTheProblem) {
       {"queues:\n  - quota: {gpus: 1}\n", "queues[0].name"},
       {"queues:\n  - name: a\n  - name: a\n", "queues[1].name: 'a' is defined twice"},
       {"scheduler: {backfill: greedy}\n", "scheduler.backfill: 'greedy' is not one of none, easy, conservative"},
+      {"scheduler: {priority_weights: {age: -1}}\n", "scheduler.priority_weights.age: '-1' is not a number"},
+      {"scheduler: {priority_weights: {size: 1}}\n", "scheduler.priority_weights.size: unknown key"},
       {"schedular: {}\n", "schedular: unknown key"},
       {"queues: [unclosed\n", "line "},
       {"queues:\n  - name: a\n    weight: -1\n", "queues[0].weight: '-1' is not a positive number"},

@@ -230,6 +230,59 @@ Result<GpuRequest> ParseGres(std::string_view label, std::string_view text) {
   return *gpu;
 }
 
+Result<model::SignalSpec> ParseSignalSpec(std::string_view label, std::string_view text) {
+  auto bad = [&] {
+    return tl::unexpected(InvalidArgument(fmt::format(
+        "{}: '{}' is not [{{R|B}}:]SIG[@SECS] (examples: USR1, B:USR1@90, 10@120)", label, text)));
+  };
+  // POSIX signal names on Linux, without the SIG prefix.
+  static constexpr std::pair<std::string_view, int> kNames[] = {
+      {"HUP", 1},   {"INT", 2},   {"QUIT", 3},  {"ILL", 4},    {"TRAP", 5},    {"ABRT", 6},
+      {"BUS", 7},   {"FPE", 8},   {"KILL", 9},  {"USR1", 10},  {"SEGV", 11},   {"USR2", 12},
+      {"PIPE", 13}, {"ALRM", 14}, {"TERM", 15}, {"STKFLT", 16}, {"CHLD", 17},  {"CONT", 18},
+      {"STOP", 19}, {"TSTP", 20}, {"TTIN", 21}, {"TTOU", 22},  {"URG", 23},    {"XCPU", 24},
+      {"XFSZ", 25}, {"VTALRM", 26}, {"PROF", 27}, {"WINCH", 28}, {"IO", 29},   {"POLL", 29},
+      {"PWR", 30},  {"SYS", 31}};
+  model::SignalSpec out;
+  std::string_view t = Trim(text);
+  if (const auto colon = t.find(':'); colon != std::string_view::npos) {
+    const std::string_view flags = t.substr(0, colon);
+    if (flags.empty()) return bad();
+    for (char c : flags) {
+      if (c == 'B') {
+        out.batch_only = true;
+      } else if (c != 'R') {
+        return bad();
+      }
+    }
+    t = t.substr(colon + 1);
+  }
+  std::string_view sig = t;
+  if (const auto at = t.find('@'); at != std::string_view::npos) {
+    sig = t.substr(0, at);
+    const auto secs = ParseDigits(t.substr(at + 1));
+    if (!secs || *secs > 65535) return bad();
+    out.before = std::chrono::seconds(*secs);
+  }
+  if (sig.empty()) return bad();
+  if (std::isdigit(static_cast<unsigned char>(sig[0]))) {
+    const auto n = ParseDigits(sig);
+    if (!n || *n < 1 || *n > 64) return bad();
+    out.signal = static_cast<int>(*n);
+    return out;
+  }
+  std::string name(sig);
+  for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (StartsWith(name, "SIG")) name = name.substr(3);
+  for (const auto& [known, number] : kNames) {
+    if (name == known) {
+      out.signal = number;
+      return out;
+    }
+  }
+  return bad();
+}
+
 bool IsVariableName(std::string_view name) {
   if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
   return std::all_of(name.begin(), name.end(), [](unsigned char c) {

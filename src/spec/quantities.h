@@ -52,6 +52,11 @@ Result<model::ArraySpec> ParseArraySpec(std::string_view label, std::string_view
 // ',' and '?' is refused, as Slurm does.
 Result<model::Dependency> ParseDependency(std::string_view label, std::string_view text);
 
+// sbatch --signal: "[{R|B}:]SIG[@SECS]". SIG is a name (USR1, SIGUSR1, TERM, ...) or a number
+// 1..64; SECS 0..65535, default 60 (Slurm's). "B:" sets batch_only; "R:" (Slurm's
+// reservation hint) is accepted and has no effect.
+Result<model::SignalSpec> ParseSignalSpec(std::string_view label, std::string_view text);
+
 // True for a portable environment variable name: [A-Za-z_][A-Za-z0-9_]*.
 bool IsVariableName(std::string_view name);
 

@@ -220,6 +220,7 @@ SubmitOptions MergeLayers(const std::vector<SubmitOptions>& layers) {
     Take(out.requeue, l.requeue);
     Take(out.preemptible, l.preemptible);
     Take(out.max_retries, l.max_retries);
+    Take(out.signal, l.signal);
     Take(out.work_dir, l.work_dir);
     Take(out.output_pattern, l.output_pattern);
     Take(out.array, l.array);
@@ -262,8 +263,11 @@ Result<ParsedJob> ResolveJob(const SubmitOptions& o, JobBody body, const SubmitC
   spec.pools = o.pools.value_or(std::vector<std::string>{});
   spec.exclusive = o.exclusive.value_or(false);
   spec.preemptible = o.preemptible.value_or(false);
-  spec.max_retries = o.max_retries.value_or(0);
-  spec.requeue = o.requeue.value_or(false);
+  // A preempted batch job is requeued unless it says --no-requeue (Slurm's default), a few
+  // times unless --max-retries says how often.
+  spec.requeue = o.requeue.value_or(spec.preemptible);
+  spec.max_retries = o.max_retries.value_or(spec.requeue ? model::kDefaultPreemptRequeues : 0);
+  spec.signal = o.signal;
   spec.script = std::move(body.script);
   spec.args = std::move(body.args);
   spec.env = ResolveEnv(o, context);

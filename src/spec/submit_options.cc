@@ -195,6 +195,14 @@ Result<> SetPreemptible(const OptionUse& use, Value value, SubmitOptions& out) {
   return {};
 }
 
+// --signal=[{R|B}:]SIG[@SECS]: the time-limit warning and the preemption signal.
+Result<> SetSignal(const OptionUse& use, Value value, SubmitOptions& out) {
+  auto signal = ParseSignalSpec(use.label, *value);
+  if (!signal) return tl::unexpected(signal.error());
+  out.signal = *signal;
+  return {};
+}
+
 // Weft --env KEY=VALUE (repeatable).
 Result<> AddEnv(const OptionUse& use, Value value, SubmitOptions& out) {
   const auto eq = value->find('=');
@@ -312,6 +320,7 @@ constexpr OptionDef kOptions[] = {
     {"exclusive", '\0', kOptional, kBoth, &SetExclusive},
     {"requeue", '\0', kNone, kBoth, &SetFlag<&SubmitOptions::requeue, true>},
     {"no-requeue", '\0', kNone, kBoth, &SetFlag<&SubmitOptions::requeue, false>},
+    {"signal", '\0', kRequired, kBoth, &SetSignal},
     {"priority", '\0', kRequired, kBoth, &SetPriority},
     {"nice", '\0', kOptional, kBoth, &SetNice},
     {"export", '\0', kRequired, kBoth, &SetExport},
@@ -342,7 +351,6 @@ constexpr OptionDef kOptions[] = {
     // Accepted and ignored with a warning: QoS, notifications, bookkeeping, soft placement
     // preferences, and the CPU/memory binding knobs of §3.1's tier 3.
     {"qos", 'q', kRequired, kBoth, &Ignore},
-    {"signal", '\0', kRequired, kBoth, &Ignore},
     {"mail-type", '\0', kRequired, kBoth, &Ignore},
     {"mail-user", '\0', kRequired, kBoth, &Ignore},
     {"comment", '\0', kRequired, kBoth, &Ignore},
@@ -446,6 +454,7 @@ constexpr EnvOption kSbatchVariables[] = {
     {"SBATCH_PARTITION", "partition"},
     {"SBATCH_QOS", "qos"},
     {"SBATCH_REQUEUE", "requeue"},
+    {"SBATCH_SIGNAL", "signal"},
     {"SBATCH_TIMELIMIT", "time"},
     {"SBATCH_WAIT", "wait"},
 };

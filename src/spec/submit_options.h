@@ -76,6 +76,7 @@ struct SubmitOptions {
   std::optional<bool> requeue;
   std::optional<bool> preemptible;
   std::optional<int> max_retries;
+  std::optional<model::SignalSpec> signal;  // --signal
   std::optional<std::string> work_dir;  // as written: relative paths are against submit_dir
   std::optional<std::string> output_pattern;
   std::optional<std::string> error_pattern;

@@ -71,11 +71,11 @@ TEST(CommandLineOptionsTest, ErrorsNameTheOption) {
 
 TEST(CommandLineOptionsTest, TierThreeKnobsAreIgnoredWithAWarning) {
   const auto layer = ParseCommandLineOptions(
-      {"--hint=nomultithread", "-q", "high", "--signal=B:USR1@90", "--mail-type=END",
+      {"--hint=nomultithread", "-q", "high", "--mail-type=END",
        "--threads-per-core=1", "--distribution", "block"});
   ASSERT_TRUE(layer.has_value()) << layer.error().message;
   EXPECT_EQ(layer->warnings, (std::vector<std::string>{"ignored: --hint", "ignored: --qos",
-                                                       "ignored: --signal", "ignored: --mail-type",
+                                                       "ignored: --mail-type",
                                                        "ignored: --threads-per-core",
                                                        "ignored: --distribution"}));
 }

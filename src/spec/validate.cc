@@ -63,6 +63,12 @@ Result<> Validate(const model::JobSpec& spec) {
     return Invalid("time_limit: must be positive when set");
   }
   if (spec.max_retries < 0) return Invalid("max_retries: must not be negative");
+  if (spec.signal && (spec.signal->signal < 1 || spec.signal->signal > 64)) {
+    return Invalid(fmt::format("signal: {} is not a signal number (1..64)", spec.signal->signal));
+  }
+  if (spec.signal && spec.signal->before.count() < 0) {
+    return Invalid("signal: the warning time must not be negative");
+  }
   if (spec.script.empty()) return Invalid("script: is empty");
   if (!StartsWith(spec.script, "#!")) {
     return Invalid("script: must start with '#!' followed by an interpreter");

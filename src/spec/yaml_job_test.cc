@@ -171,5 +171,19 @@ TEST(ParseYamlJobTest, TopologyField) {
             "line 1: topology: 'pod' is not one of switch, rack, zone");
 }
 
+TEST(ParseYamlJobTest, SignalAndPreemptibleFields) {
+  const auto job = ParseYamlJob("preemptible: true\nsignal: B:USR1@120\nrun: echo hi\n", {}, Context());
+  ASSERT_TRUE(job.has_value()) << job.error().message;
+  EXPECT_TRUE(job->spec.preemptible);
+  EXPECT_TRUE(job->spec.requeue);
+  EXPECT_EQ(job->spec.max_retries, model::kDefaultPreemptRequeues);
+  ASSERT_TRUE(job->spec.signal.has_value());
+  EXPECT_EQ(job->spec.signal->signal, 10);
+  EXPECT_EQ(job->spec.signal->before, std::chrono::seconds(120));
+  EXPECT_TRUE(job->spec.signal->batch_only);
+  EXPECT_EQ(ErrorOf("signal: NOPE\nrun: x\n"),
+            "line 1: signal: 'NOPE' is not [{R|B}:]SIG[@SECS] (examples: USR1, B:USR1@90, 10@120)");
+}
+
 }  // namespace
 }  // namespace weft::spec

@@ -69,8 +69,14 @@ class JobBuilder {
     job_.gpu_model = std::move(model);
     return *this;
   }
+  // The job's own priority: both what the queue order uses and what preemption compares.
   JobBuilder& Priority(int p) {
     job_.priority = p;
+    job_.own_priority = p;
+    return *this;
+  }
+  JobBuilder& Queue(std::string queue) {
+    job_.queue = std::move(queue);
     return *this;
   }
   JobBuilder& SubmittedAt(TimePoint t) {
