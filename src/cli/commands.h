@@ -16,6 +16,9 @@ int ReportError(const Error& error, int code = 1);
 int SubmitCommand(const std::vector<std::string>& argv);
 // srun: `weft run [options] -- command...`; streams output, exits with the job's code.
 int RunCommand(const std::vector<std::string>& argv);
+// Slurm simulator: `weft simulate --trace FILE --nodes N --gpus-per-node G [...]`, in-process
+// (no server); prints a scheduling-quality report (src/sim/README.md).
+int SimulateCommand(const std::vector<std::string>& argv);
 // Blocks until every job ends; 0 only if all COMPLETED.
 int WaitCommand(const std::vector<long long>& ids, double timeout_seconds);
 int CancelCommand(const std::vector<long long>& ids);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <unordered_map>
 
 #include "common/event_loop.h"
 
@@ -15,16 +16,23 @@ class SimulatedEventLoop final : public EventLoop {
   void Post(Task task) override { RunAt(clock_.Now(), std::move(task)); }
   TimerId RunAt(TimePoint when, Task task) override {
     const TimerId id = next_id_++;
-    queue_.emplace(Key{std::max(when, clock_.Now()), id}, std::move(task));
+    const TimePoint at = std::max(when, clock_.Now());
+    queue_.emplace(Key{at, id}, std::move(task));
+    when_.emplace(id, at);
     return id;
   }
+  // O(log n): `weft simulate` cancels a long-poll timer at every assignment change.
   void Cancel(TimerId id) override {
-    std::erase_if(queue_, [id](const auto& entry) { return entry.first.id == id; });
+    auto it = when_.find(id);
+    if (it == when_.end()) return;
+    queue_.erase(Key{it->second, id});
+    when_.erase(it);
   }
   // Runs events in (time, posting order) until the queue drains or `until` passes.
   void RunUntil(TimePoint until) {
     while (!queue_.empty() && queue_.begin()->first.when <= until) {
       auto event = queue_.extract(queue_.begin());
+      when_.erase(event.key().id);
       clock_.AdvanceTo(event.key().when);
       event.mapped()();
     }
@@ -41,6 +49,7 @@ class SimulatedEventLoop final : public EventLoop {
   SimulatedClock clock_;
   TimerId next_id_ = 1;
   std::map<Key, Task> queue_;
+  std::unordered_map<TimerId, TimePoint> when_;  // pending timers' keys in queue_
 };
 
 }  // namespace weft

@@ -35,6 +35,9 @@ struct JobOutcome {
   double first_start_s = 0;  // first time it ran (queueing delay = first_start_s - submit_s)
   double end_s = 0;          // JCT = end_s - submit_s
   int preemptions = 0;
+  // Seconds the job held its GPUs, over all attempts. < 0: unknown (a replay that never
+  // preempts leaves it), and reports use end_s - first_start_s instead.
+  double run_s = -1;
 };
 
 }  // namespace weft::sim
