@@ -106,6 +106,7 @@ int SimulateCommand(const std::vector<std::string>& argv) {
   if (queues_from_trace) sim::AddTraceQueues(*trace, weights, config);
   // --policy overrides the configuration's backfill; without either it is the server's default.
   if (policy && policy->backfill) config.scheduler.backfill = *policy->backfill;
+  if (policy && policy->short_job_weight) config.scheduler.priority.short_job = *policy->short_job_weight;
 
   sim::ReportOptions report_options;
   report_options.trace = trace->name;

@@ -19,6 +19,7 @@ std::optional<PolicyChoice> ParsePolicy(std::string_view name) {
     choice.backfill = model::BackfillMode::kConservative;
   } else if (name == "fifo") {
     choice.backfill = model::BackfillMode::kNone;
+    choice.short_job_weight = 0;
   } else if (auto research = ParseResearchPolicy(name)) {
     choice.research = *research;
   } else {

@@ -19,6 +19,8 @@ namespace weft::sim {
 struct PolicyChoice {
   std::string name;
   std::optional<model::BackfillMode> backfill;  // production: easy | conservative | fifo (none)
+  // fifo is strict submit order: backfill none and no short-time-limit priority factor.
+  std::optional<double> short_job_weight;
   std::optional<ResearchPolicy> research;       // srtf | srsf | tiresias-l
 };
 // nullopt for an unknown name.

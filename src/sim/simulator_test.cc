@@ -46,10 +46,11 @@ std::string Joined(const std::vector<std::string>& lines) {
 
 // fifo_vs_easy.csv on 2 nodes x 4 GPUs, limits = durations: a (4 GPUs, 100 s) and b (4, 50 s)
 // start at 0 on one node each; c (8 GPUs = both nodes) waits for a; d (1 GPU, 10 s, t=20)
-// comes after c in priority order.
+// comes after c in submit order (fifo: no backfill, no short-time-limit priority).
 TEST(SimulatorTest, StrictOrderHoldsTheSmallJobBehindTheGang) {
-  Result<SimulationResult> r =
-      RunSimulation(Load("fifo_vs_easy.csv"), Cluster(2, 4, model::BackfillMode::kNone, TimeLimitModel::kExact));
+  SimulationOptions fifo = Cluster(2, 4, model::BackfillMode::kNone, TimeLimitModel::kExact);
+  fifo.config.scheduler.priority.short_job = 0;
+  Result<SimulationResult> r = RunSimulation(Load("fifo_vs_easy.csv"), fifo);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(Joined(r->decisions),
             "0.000 start 0 sim-0001\n"
@@ -67,17 +68,18 @@ TEST(SimulatorTest, StrictOrderHoldsTheSmallJobBehindTheGang) {
   EXPECT_DOUBLE_EQ(r->outcomes[3].run_s, 10);
 }
 
+// The server's default: EASY backfill, and shorter limits first among equals (b before a).
 TEST(SimulatorTest, EasyBackfillStartsTheSmallJobWithoutDelayingTheGang) {
   Result<SimulationResult> r =
       RunSimulation(Load("fifo_vs_easy.csv"), Cluster(2, 4, model::BackfillMode::kEasy, TimeLimitModel::kExact));
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(Joined(r->decisions),
-            "0.000 start 0 sim-0001\n"
-            "0.000 start 1 sim-0002\n"
-            "50.000 end 1 sim-0002 COMPLETED\n"
-            "50.000 start 3 sim-0002\n"
-            "60.000 end 3 sim-0002 COMPLETED\n"
-            "100.000 end 0 sim-0001 COMPLETED\n"
+            "0.000 start 1 sim-0001\n"
+            "0.000 start 0 sim-0002\n"
+            "50.000 end 1 sim-0001 COMPLETED\n"
+            "50.000 start 3 sim-0001\n"
+            "60.000 end 3 sim-0001 COMPLETED\n"
+            "100.000 end 0 sim-0002 COMPLETED\n"
             "100.000 start 2 sim-0001,sim-0002\n"
             "200.000 end 2 sim-0001,sim-0002 COMPLETED\n");
   EXPECT_DOUBLE_EQ(r->outcomes[2].first_start_s, 100);
