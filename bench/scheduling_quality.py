@@ -137,7 +137,7 @@ def target_section(traces, results, pub, lines):
 
 
 def why(traces, results, pub):
-    """Why the production default loses on average JCT and what it wins, with the numbers of this run."""
+    """How the production default does on average JCT and its tail, with the numbers of this run."""
     rows = []
     for trace in traces:
         t = pub.get(trace, {}).get("Tiresias-L")
@@ -156,25 +156,23 @@ def why(traces, results, pub):
             f"({example[0]}: p99 {example[1][2] / example[2]['p99_jct_s']:.1f}x lower, maximum JCT "
             f"{days(example[2]['max_jct_s'])} against {days(example[4]['max_jct_s'])})")
     return (
-        "The production default is not built for this metric. It never preempts a job not marked "
-        "preemptible and orders pending jobs by multifactor priority; with one queue and equal job "
-        "priorities that is the age factor, so essentially first come, first served, with EASY "
-        "backfill filling the gaps. On these overloaded traces (offered load 2.0 on trace1, 0.8 on "
-        "trace3 but with long busy stretches) the average JCT is dominated by queueing, and every "
-        "short job waits behind the backlog of earlier, longer ones. SRTF and SRSF run the shortest "
-        "work first and preempt to do so; Tiresias-L, without knowing durations, lets every new job "
-        "overtake the jobs that have already used 3,250 GPU-seconds, by preempting them. Both favour "
-        "the many short jobs, which is what an average rewards. What the production default buys "
-        f"instead is its tail: {tail}, because Tiresias-L has no starvation guard and its demoted "
-        "long jobs starve in the lowest queue; and no job waits unboundedly: the top blocked job "
-        "always holds a reservation computed from the time limits and every job becomes the top job "
-        "as it ages, so a wait is bounded by the work ahead of it (the maximum waits above are the "
-        "backlog of a cluster offered more work than it can run, not starvation). Doubling the limits "
+        "How the default gets there without preempting anything: its multifactor priority has a "
+        "short-job factor, 1 - time limit / 2 days (weight 1000), beside the age factor (weight "
+        "1000, full after 7 days) and fair share (one queue here, so equal for all). Among waiting "
+        "jobs the shortest limits go first, which is what an average JCT rewards on these overloaded "
+        "traces (offered load 2.0 on trace1, 0.8 on trace3 with long busy stretches), and EASY "
+        "backfill fills the gaps around the top job's reservation. SRTF and SRSF know true durations "
+        "and preempt; Tiresias-L, without durations, lets every new job overtake (by preemption) the "
+        "jobs that have used 3,250 GPU-seconds. The default knows only the rounded-up limits and "
+        "never preempts, yet its average JCT is below Tiresias-L's. No job waits unboundedly: age "
+        "weighs as much as the short-job factor, so a job that has waited 7 days outranks every newer "
+        "job, becomes the top job and holds a reservation computed from the running jobs' limits; "
+        "the maximum waits above are the backlog of a cluster offered more work than it can run, not "
+        f"starvation. The tail: {tail}, Tiresias-L having no starvation guard. Doubling the limits "
         f"(hour-x2) changes the default's average JCT by {min(changes):+.0f} % to {max(changes):+.0f} %: "
-        "the top job's reservation, computed from the running jobs' limits, lies further out, so more "
-        "short jobs backfill before it; fifo ignores limits. Closing the gap without preemption would "
-        "need a priority factor that favours short time limits (shortest-limit-first, with aging to "
-        "bound waits), which the production scheduler does not have."
+        "the limits separate short from long jobs less sharply and reservations lie further out. "
+        "`fifo` (strict submit order, no backfill, no short-job factor) shows what the ordering is "
+        "worth; limits do not change it."
     )
 
 
@@ -271,10 +269,10 @@ def main():
         "marked preemptible), starts each gang whole and knows only time limits: `--time-limits hour` "
         "models users who round the true duration up to a whole hour, `hour-x2` users who ask for twice "
         "that. Jobs run their trace duration once started (no 1.015 factor, no restart overhead: "
-        "nothing is restarted), so they never hit their limit. `easy` is the default: priority order (fair share, "
-        "age) with EASY backfill, which reserves the top blocked job's start from the running jobs' limits "
+        "nothing is restarted), so they never hit their limit. `easy` is the default: multifactor priority order (fair share, "
+        "age, short time limit first) with EASY backfill, which reserves the top blocked job's start from the running jobs' limits "
         "and lets smaller jobs jump ahead only when they finish before it; `conservative` reserves every "
-        "pending job; `fifo` does not backfill.\n")
+        "pending job; `fifo` is strict submit order without backfill.\n")
     lines.append("JCT = end - submit; p99 = `sorted(jct)[int(0.99 n)]`; makespan = last end (traces start at "
                  "0); wait = first start - submit (for the research rows the first start, although those jobs "
                  "may be preempted later). Times in seconds unless marked d (days). Replay wall times were "
