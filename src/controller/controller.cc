@@ -3,6 +3,8 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -18,6 +20,48 @@ namespace weft::controller {
 using model::Job;
 using model::JobId;
 using model::JobState;
+
+namespace {
+
+// check_snapshot: the first field where the maintained snapshot differs from a fresh one, or
+// "" when they are equal in every field the scheduler reads (queues only by count: both copy
+// them from the same constant options).
+std::string SnapshotDifference(const sched::ClusterSnapshot& cached, const sched::ClusterSnapshot& fresh) {
+  if (cached.nodes.size() != fresh.nodes.size()) {
+    return fmt::format("{} nodes, fresh {}", cached.nodes.size(), fresh.nodes.size());
+  }
+  for (std::size_t i = 0; i < fresh.nodes.size(); ++i) {
+    const sched::NodeView& a = cached.nodes[i];
+    const sched::NodeView& b = fresh.nodes[i];
+    if (a.name != b.name || a.pool != b.pool || a.capacity != b.capacity || a.free != b.free ||
+        a.gpu_free != b.gpu_free || a.gpu_model != b.gpu_model || a.labels != b.labels ||
+        a.schedulable != b.schedulable || a.idle != b.idle) {
+      return fmt::format("node {} (fresh {}): free {} (fresh {}), idle {} (fresh {})", a.name, b.name,
+                         model::Describe(a.free), model::Describe(b.free), a.idle, b.idle);
+    }
+  }
+  if (cached.running.size() != fresh.running.size()) {
+    return fmt::format("{} running, fresh {}", cached.running.size(), fresh.running.size());
+  }
+  for (std::size_t i = 0; i < fresh.running.size(); ++i) {
+    const sched::RunningAllocation& a = cached.running[i];
+    const sched::RunningAllocation& b = fresh.running[i];
+    bool same = a.job_id == b.job_id && a.expected_end == b.expected_end &&
+                a.preemptible == b.preemptible && a.priority == b.priority &&
+                a.start_time == b.start_time && a.queue == b.queue && a.stopping == b.stopping &&
+                a.ranks.size() == b.ranks.size();
+    for (std::size_t r = 0; same && r < b.ranks.size(); ++r) {
+      same = a.ranks[r].node == b.ranks[r].node && a.ranks[r].resources == b.ranks[r].resources &&
+             a.ranks[r].gpu_ids == b.ranks[r].gpu_ids;
+    }
+    if (!same) return fmt::format("running job {} (fresh {})", a.job_id, b.job_id);
+  }
+  if (cached.queue_usage != fresh.queue_usage) return "queue usage";
+  if (cached.queues.size() != fresh.queues.size()) return "queues";
+  return "";
+}
+
+}  // namespace
 
 Controller::Controller(EventLoop& loop, Persister& persister, ControllerOptions options)
     : loop_(loop),
@@ -35,10 +79,14 @@ void Controller::Restore(store::DurableState state) {
     entry.job = std::move(job);
     entry.published_running = entry.job.state == JobState::kRunning;
     entry.published_stop = entry.published_running && entry.job.preempted_at.has_value();
-    if (entry.job.state == JobState::kPending) pending_.emplace(id, ToPending(entry.job));
+    if (entry.job.state == JobState::kPending) {
+      pending_.emplace(id, ToPending(entry.job));
+      NoteConstrained(entry.job);
+    }
     if (entry.job.expected_start) reserved_.insert(id);  // recomputed by the first cycle
     if (entry.job.HoldsResources()) {
       active_.insert(id);
+      IndexActive(entry.job);
       held_by_queue_[QueueOf(entry.job)] += JobTotal(entry.job);
       ports_in_use_.insert(entry.job.master_port);
     }
@@ -53,6 +101,7 @@ void Controller::Restore(store::DurableState state) {
     if (!job.start_time) continue;
     usage_ledger_.AddPast(QueueOf(job), JobTotal(job), *job.start_time, job.end_time.value_or(now));
   }
+  cache_.valid = false;
   Log(LogLevel::kInfo, "restored {} jobs ({} pending, {} holding resources), {} nodes",
       jobs_.size(), pending_.size(), active_.size(), nodes_.nodes().size());
   MarkDirty();
@@ -121,6 +170,7 @@ void Controller::Submit(model::JobSpec spec, JobCallback done) {
     }
     batch.push_back(store::PutJob(task));
     pending_.emplace(task.id, ToPending(task));
+    NoteConstrained(task);
     const JobId id = task.id;
     jobs_[id].job = std::move(task);
     MarkSubmitted(id);
@@ -255,31 +305,11 @@ sched::ClusterSnapshot Controller::BuildSnapshot(bool include_down) const {
     index[name] = snapshot.nodes.size();
     snapshot.nodes.push_back(std::move(view));
   }
+  const auto on_snapshot = [&index](const std::string& node) { return index.count(node) > 0; };
   for (JobId id : active_) {
-    const Job& job = jobs_.at(id).job;
-    // For backfill: what the job holds and when its time limit gives it back.
-    sched::RunningAllocation running{id, {}, std::nullopt};
-    if (job.start_time && job.spec.time_limit) {
-      running.expected_end = *job.start_time + *job.spec.time_limit;
-    }
-    // For preemption: who may be a victim, what it would lose, and which jobs are already
-    // stopping (they end by their stop deadline, which is what a holder's reservation uses).
-    running.preemptible = job.spec.preemptible;
-    running.priority = job.spec.priority;
-    running.start_time = job.start_time.value_or(TimePoint{});
-    running.queue = QueueOf(job);
-    if (job.preempted_at) {
-      running.stopping = true;
-      const TimePoint deadline = *job.preempted_at + options_.config.scheduler.preemption_grace;
-      if (!running.expected_end || deadline < *running.expected_end) running.expected_end = deadline;
-    }
-    for (std::size_t r = 0; r < job.allocation.ranks.size(); ++r) {
-      if (job.tasks[r].phase == model::TaskPhase::kExited) continue;
-      const model::NodeAllocation& rank = job.allocation.ranks[r];
-      auto it = index.find(rank.node);
-      if (it == index.end()) continue;
-      running.ranks.push_back(rank);
-      sched::NodeView& view = snapshot.nodes[it->second];
+    sched::RunningAllocation running = RunningFor(jobs_.at(id).job, on_snapshot);
+    for (const model::NodeAllocation& rank : running.ranks) {
+      sched::NodeView& view = snapshot.nodes[index.at(rank.node)];
       view.free -= rank.resources;
       view.idle = false;
       for (int g : rank.gpu_ids) {
@@ -291,6 +321,142 @@ sched::ClusterSnapshot Controller::BuildSnapshot(bool include_down) const {
   snapshot.queues = options_.config.queues;
   snapshot.queue_usage = QueueUsage();
   return snapshot;
+}
+
+sched::RunningAllocation Controller::RunningFor(
+    const Job& job, const std::function<bool(const std::string&)>& on_snapshot) const {
+  // For backfill: what the job holds and when its time limit gives it back.
+  sched::RunningAllocation running{job.id, {}, std::nullopt};
+  if (job.start_time && job.spec.time_limit) running.expected_end = *job.start_time + *job.spec.time_limit;
+  // For preemption: who may be a victim, what it would lose, and which jobs are already
+  // stopping (they end by their stop deadline, which is what a holder's reservation uses).
+  running.preemptible = job.spec.preemptible;
+  running.priority = job.spec.priority;
+  running.start_time = job.start_time.value_or(TimePoint{});
+  running.queue = QueueOf(job);
+  if (job.preempted_at) {
+    running.stopping = true;
+    const TimePoint deadline = *job.preempted_at + options_.config.scheduler.preemption_grace;
+    if (!running.expected_end || deadline < *running.expected_end) running.expected_end = deadline;
+  }
+  for (std::size_t r = 0; r < job.allocation.ranks.size(); ++r) {
+    if (job.tasks[r].phase == model::TaskPhase::kExited) continue;
+    if (!on_snapshot(job.allocation.ranks[r].node)) continue;
+    running.ranks.push_back(job.allocation.ranks[r]);
+  }
+  return running;
+}
+
+void Controller::RecomputeView(sched::NodeView& view) const {
+  view.free = view.capacity;
+  view.gpu_free.assign(static_cast<std::size_t>(std::max<std::int64_t>(0, view.capacity.gpus)), true);
+  view.idle = true;
+  auto jobs = jobs_on_node_.find(view.name);
+  if (jobs == jobs_on_node_.end()) return;
+  // Subtraction and clearing slots commute, so the order of jobs does not matter.
+  for (JobId id : jobs->second) {
+    const Job& job = jobs_.at(id).job;
+    for (std::size_t r = 0; r < job.allocation.ranks.size(); ++r) {
+      const model::NodeAllocation& rank = job.allocation.ranks[r];
+      if (rank.node != view.name || job.tasks[r].phase == model::TaskPhase::kExited) continue;
+      view.free -= rank.resources;
+      view.idle = false;
+      for (int g : rank.gpu_ids) {
+        if (g >= 0 && static_cast<std::size_t>(g) < view.gpu_free.size()) view.gpu_free[g] = false;
+      }
+    }
+  }
+}
+
+void Controller::TouchSnapshot(const Job& job) {
+  if (!cache_.valid) return;  // rebuilt from scratch at the next use anyway
+  cache_.dirty_jobs.push_back(job.id);
+  for (const model::NodeAllocation& rank : job.allocation.ranks) {
+    auto it = cache_.index.find(rank.node);
+    if (it == cache_.index.end() || cache_.node_dirty[it->second]) continue;
+    cache_.node_dirty[it->second] = true;
+    cache_.dirty_nodes.push_back(it->second);
+  }
+}
+
+void Controller::IndexActive(const Job& job) {
+  for (const model::NodeAllocation& rank : job.allocation.ranks) jobs_on_node_[rank.node].insert(job.id);
+}
+
+void Controller::UnindexActive(const Job& job) {
+  for (const model::NodeAllocation& rank : job.allocation.ranks) {
+    auto it = jobs_on_node_.find(rank.node);
+    if (it == jobs_on_node_.end()) continue;
+    it->second.erase(job.id);
+    if (it->second.empty()) jobs_on_node_.erase(it);
+  }
+}
+
+const sched::ClusterSnapshot& Controller::CurrentSnapshot() {
+  // The set of UP nodes changes with time alone (heartbeats age): compare it with the build's.
+  if (cache_.valid) {
+    const auto& all = nodes_.nodes();
+    if (all.size() != cache_.up.size()) {
+      cache_.valid = false;
+    } else {
+      std::size_t i = 0;
+      for (const auto& [name, node] : all) {
+        if ((nodes_.StateOf(node) == model::NodeState::kUp) != cache_.up[i++]) {
+          cache_.valid = false;
+          break;
+        }
+      }
+    }
+  }
+  if (!cache_.valid) {
+    cache_.snapshot = BuildSnapshot(false);
+    cache_.index.clear();
+    for (std::size_t i = 0; i < cache_.snapshot.nodes.size(); ++i) {
+      cache_.index.emplace(cache_.snapshot.nodes[i].name, i);
+    }
+    cache_.up.clear();
+    for (const auto& [name, node] : nodes_.nodes()) {
+      cache_.up.push_back(nodes_.StateOf(node) == model::NodeState::kUp);
+    }
+    cache_.node_dirty.assign(cache_.snapshot.nodes.size(), false);
+    cache_.dirty_nodes.clear();
+    cache_.dirty_jobs.clear();
+    cache_.valid = true;
+  } else {
+    for (std::size_t slot : cache_.dirty_nodes) {
+      RecomputeView(cache_.snapshot.nodes[slot]);
+      cache_.node_dirty[slot] = false;
+    }
+    cache_.dirty_nodes.clear();
+    std::sort(cache_.dirty_jobs.begin(), cache_.dirty_jobs.end());
+    cache_.dirty_jobs.erase(std::unique(cache_.dirty_jobs.begin(), cache_.dirty_jobs.end()),
+                            cache_.dirty_jobs.end());
+    const auto on_snapshot = [this](const std::string& node) { return cache_.index.count(node) > 0; };
+    std::vector<sched::RunningAllocation>& running = cache_.snapshot.running;
+    for (JobId id : cache_.dirty_jobs) {
+      auto pos = std::lower_bound(running.begin(), running.end(), id,
+                                  [](const sched::RunningAllocation& r, JobId v) { return r.job_id < v; });
+      const bool present = pos != running.end() && pos->job_id == id;
+      sched::RunningAllocation entry;
+      if (active_.count(id)) entry = RunningFor(jobs_.at(id).job, on_snapshot);
+      if (entry.ranks.empty()) {
+        if (present) running.erase(pos);
+      } else if (present) {
+        *pos = std::move(entry);
+      } else {
+        running.insert(pos, std::move(entry));
+      }
+    }
+    cache_.dirty_jobs.clear();
+  }
+  cache_.snapshot.queue_usage = QueueUsage();
+  if (options_.check_snapshot) {
+    if (const std::string diff = SnapshotDifference(cache_.snapshot, BuildSnapshot(false)); !diff.empty()) {
+      Log(LogLevel::kError, "maintained cluster snapshot differs from a fresh one: {}", diff);
+      std::abort();
+    }
+  }
+  return cache_.snapshot;
 }
 
 void Controller::AddReservedCandidates(std::vector<sched::PendingJob>& pending) {
@@ -329,8 +495,19 @@ void Controller::RunCycle() {
   // Multifactor priority changes with time and usage: recompute it for this cycle.
   const TimePoint now = loop_.clock().Now();
   usage_ledger_.Advance(now, QueueUsage());
-  for (sched::PendingJob& p : pending) p.priority = static_cast<int>(PriorityOf(jobs_.at(p.id).job).total);
-  const sched::CycleResult result = scheduler_.RunCycle(BuildSnapshot(false), pending, now);
+  // The fair-share factor depends on the queue alone: once per queue, not per job (with
+  // many queues and pending jobs the factor dominated the cycle). p.queue is QueueOf(job).
+  std::map<std::string_view, double> fair_share;
+  for (sched::PendingJob& p : pending) {
+    auto [factor, fresh] = fair_share.try_emplace(p.queue, 0.0);
+    if (fresh) factor->second = sched::FairShareFactor(p.queue, options_.config.queues, usage_ledger_);
+    // As PriorityOf(job): ToPending copied submit_time, the spec's priority (own_priority)
+    // and time limit, none of which change while the job is pending.
+    p.priority = static_cast<int>(sched::ComputePriority(p.submit_time, p.own_priority, factor->second,
+                                                          p.time_limit, now, options_.config.scheduler.priority)
+                                      .total);
+  }
+  const sched::CycleResult result = scheduler_.RunCycle(CurrentSnapshot(), pending, now);
   for (const sched::PendingReason& p : result.still_pending) jobs_.at(p.job_id).job.reason = p.reason;
   for (const sched::Reservation& r : result.reservations) {
     jobs_.at(r.job_id).job.expected_start = r.start;
@@ -395,6 +572,7 @@ void Controller::ApplyPreemption(const sched::PreemptDecision& decision, store::
     Job& victim = jobs_.at(id).job;
     if (victim.state != JobState::kRunning || victim.preempted_at) continue;  // the scheduler never asks
     victim.preempted_at = loop_.clock().Now();
+    TouchSnapshot(victim);  // now stopping, with an earlier expected end
     victim.preempted_by = preemptor.id;
     // The scheduler preempts by own priority or to reclaim lent quota (sched/preemption.h).
     victim.preemption_reason =
@@ -443,7 +621,9 @@ void Controller::EndPreemption(JobEntry& entry) {
   job.exit_signal = 0;
   entry.published_running = false;
   entry.published_stop = false;
+  entry.assignments.clear();
   pending_.emplace(job.id, ToPending(job));
+  NoteConstrained(job);
   MarkDirty();
 }
 
@@ -465,9 +645,18 @@ std::vector<DependencyTarget> Controller::DependencyTargets(JobId id) const {
   return out;
 }
 
+void Controller::NoteConstrained(const Job& job) {
+  if (!job.spec.dependency.empty() || (job.array_job_id != 0 && job.spec.array.max_running > 0)) {
+    constrained_.insert(job.id);
+  }
+}
+
 void Controller::HoldBackCandidates(std::vector<sched::PendingJob>& candidates) {
   // Every pending job is looked at below: forget waiters on after: that have gone.
   if (candidates.size() == pending_.size()) start_releases_dependents_ = false;
+  // Only constrained jobs are ever held back; without any, nothing below has an effect.
+  std::erase_if(constrained_, [this](JobId id) { return !pending_.count(id); });
+  if (constrained_.empty()) return;
   // What runs now, built only when some candidate needs it: tasks per array and
   // (name, user) pairs, counting every job that still holds resources.
   std::optional<std::map<JobId, int>> array_running;
@@ -538,11 +727,14 @@ void Controller::StartJob(JobEntry& entry, model::Allocation allocation) {
   job.start_time = loop_.clock().Now();
   job.expected_start.reset();
   job.allocation = std::move(allocation);
+  entry.assignments.clear();  // a new attempt
   job.master_port = AllocatePort();
   ResolveOutputPaths(job);
   pending_.erase(job.id);
   usage_ledger_.Advance(loop_.clock().Now(), held_by_queue_);  // bill the past at the old rate
   active_.insert(job.id);
+  IndexActive(job);
+  TouchSnapshot(job);
   held_by_queue_[QueueOf(job)] += JobTotal(job);
   if (start_releases_dependents_) MarkDirty();  // after:<this job> may now hold
 }
@@ -606,7 +798,9 @@ void Controller::Finish(Job& job, JobState state, std::string reason) {
 
 void Controller::Release(Job& job) {
   usage_ledger_.Advance(loop_.clock().Now(), held_by_queue_);  // bill the job up to its end
+  TouchSnapshot(job);
   if (active_.erase(job.id) > 0) {
+    UnindexActive(job);
     auto held = held_by_queue_.find(QueueOf(job));
     held->second -= JobTotal(job);
     if (held->second == model::Resources{}) held_by_queue_.erase(held);
@@ -619,6 +813,7 @@ bool Controller::ApplyExit(JobEntry& entry, int rank, const model::TaskReport& r
   Job& job = entry.job;
   model::TaskRecord& task = job.tasks[rank];
   task.phase = model::TaskPhase::kExited;
+  TouchSnapshot(job);
   task.start_time = report.start_time ? report.start_time : task.start_time;
   task.end_time = report.end_time ? report.end_time : loop_.clock().Now();
   task.exit = report.exit.value_or(model::TaskExit{});
@@ -680,6 +875,8 @@ void Controller::ReportNode(model::NodeReport report,
   if (known && nodes_.StateOf(*known) == model::NodeState::kDown) MarkDirty();  // back: capacity
   if (nodes_.Update(report)) {
     capacity_snapshot_.reset();
+    cache_.valid = false;  // capacity, labels or a new node: rebuild the views
+    for (JobId id : active_) jobs_.at(id).assignments.clear();  // an address may have changed
     batch.push_back(store::PutNode(*nodes_.Find(report.name)));
     MarkDirty();  // new capacity may start pending jobs
   }
@@ -720,20 +917,34 @@ void Controller::ReportNode(model::NodeReport report,
 model::NodeAssignments Controller::AssignmentsFor(const std::string& node) const {
   model::NodeAssignments out;
   out.version = nodes_.Version(node);
-  for (JobId id : active_) {
+  auto on_node = jobs_on_node_.find(node);
+  if (on_node == jobs_on_node_.end()) return out;
+  out.tasks.reserve(on_node->second.size());  // usually one rank per job on a node
+  for (JobId id : on_node->second) {  // id order, as active_ gives them
     const JobEntry& entry = jobs_.at(id);
     if (!entry.published_running || entry.job.state != JobState::kRunning) continue;
     const Job& job = entry.job;
-    std::vector<const model::Node*> rank_nodes;
-    for (const auto& rank : job.allocation.ranks) rank_nodes.push_back(nodes_.Find(rank.node));
     for (std::size_t r = 0; r < job.allocation.ranks.size(); ++r) {
       if (job.allocation.ranks[r].node != node) continue;
       if (job.tasks[r].phase == model::TaskPhase::kExited) continue;
-      out.tasks.push_back(BuildAssignment(job, static_cast<int>(r), rank_nodes, options_.cluster_name));
+      out.tasks.push_back(AssignmentOf(entry, r));
       if (entry.published_stop) out.tasks.back().stop = StopRequestFor(job);
     }
   }
   return out;
+}
+
+const model::TaskAssignment& Controller::AssignmentOf(const JobEntry& entry, std::size_t rank) const {
+  const Job& job = entry.job;
+  if (entry.assignments.size() != job.allocation.ranks.size()) {
+    std::vector<const model::Node*> rank_nodes;
+    for (const auto& r : job.allocation.ranks) rank_nodes.push_back(nodes_.Find(r.node));
+    entry.assignments.clear();
+    for (std::size_t r = 0; r < job.allocation.ranks.size(); ++r) {
+      entry.assignments.push_back(BuildAssignment(job, static_cast<int>(r), rank_nodes, options_.cluster_name));
+    }
+  }
+  return entry.assignments[rank];
 }
 
 void Controller::WatchNode(const std::string& node, std::int64_t version, Duration wait,

@@ -32,6 +32,9 @@ struct ControllerOptions {
   int master_port_count = 10000;
   std::string cluster_name = "weft";
   model::ClusterConfig config;  // queues (none configured: one unlimited "default" queue)
+  // Tests: before every cycle, compare the incrementally maintained cluster snapshot with one
+  // built from scratch and abort on the first difference (costs a full build per cycle).
+  bool check_snapshot = false;
 };
 
 struct JobFilter {
@@ -105,8 +108,14 @@ class Controller {
     bool published_running = false;
     // Its preemption (preempted_at) is durable: only then do agents get the stop request.
     bool published_stop = false;
+    // BuildAssignment for every rank of the current attempt, built at the first
+    // AssignmentsFor that needs one (agents ask again at every change on their node).
+    // Cleared when the allocation changes and when any node record changes (addresses).
+    mutable std::vector<model::TaskAssignment> assignments;
   };
 
+  // The cached assignment of `entry`'s rank `rank` (see JobEntry::assignments).
+  const model::TaskAssignment& AssignmentOf(const JobEntry& entry, std::size_t rank) const;
   // Checks the spec's queue exists and applies its default time limit.
   Result<> ApplyQueue(model::JobSpec& spec) const;
   static std::string QueueOf(const model::Job& job);      // "" means the default queue
@@ -126,9 +135,31 @@ class Controller {
   // unmet dependency or singleton, "JobArrayTaskLimit" beyond an array's %N throttle) and
   // ends as FAILED, durably, those whose dependency can never be met.
   void HoldBackCandidates(std::vector<sched::PendingJob>& candidates);
+  // Adds a job just made PENDING to constrained_ when it has a dependency or an array throttle.
+  void NoteConstrained(const model::Job& job);
   // The jobs a dependency on `id` refers to: the job, or every task of the array `id` names.
   std::vector<DependencyTarget> DependencyTargets(model::JobId id) const;
+  // The cluster as the scheduler sees it, built from scratch: every node (UP only unless
+  // `include_down`) with what the active jobs hold on it, and the running allocations.
   sched::ClusterSnapshot BuildSnapshot(bool include_down) const;
+  // What BuildSnapshot(false) would return now, maintained incrementally: only the nodes and
+  // jobs marked since the last call are recomputed; a change in the set of UP nodes or in a
+  // node's record rebuilds it all. Valid until the next state change.
+  const sched::ClusterSnapshot& CurrentSnapshot();
+  // Marks what `job` touches for CurrentSnapshot: its running entry and every node it has a
+  // rank on. Call whenever its allocation, task phases, preemption or activity change (before
+  // the allocation is forgotten).
+  void TouchSnapshot(const model::Job& job);
+  // The running entry BuildSnapshot makes for an active job; `on_snapshot` says whether a
+  // node is in the snapshot (ranks elsewhere are left out). Empty ranks = no entry.
+  sched::RunningAllocation RunningFor(const model::Job& job,
+                                      const std::function<bool(const std::string&)>& on_snapshot) const;
+  // Recomputes one node view's free resources, GPU slots and idleness from its capacity and
+  // the active jobs with a rank on it.
+  void RecomputeView(sched::NodeView& view) const;
+  // Keeps jobs_on_node_ in step with active_.
+  void IndexActive(const model::Job& job);
+  void UnindexActive(const model::Job& job);
   static sched::PendingJob ToPending(const model::Job& job);
   void StartJob(JobEntry& entry, model::Allocation allocation);
   // Preemption (docs/architecture.md, "Preemption"). Marks each victim as being stopped
@@ -165,6 +196,21 @@ class Controller {
   // State PENDING, with the scheduler's view of each kept ready (cycles run often).
   std::map<model::JobId, sched::PendingJob> pending_;
   std::set<model::JobId> active_;   // holding resources on some node
+  // Node → the active jobs with a rank there (exited ranks included until the job leaves
+  // active_), kept with active_ so that one node's assignments and view cost O(its jobs).
+  std::map<std::string, std::set<model::JobId>, std::less<>> jobs_on_node_;
+  // CurrentSnapshot's state. `up` is each registry node's UP flag (registry order) when the
+  // snapshot was built; a difference, or a node record change (`valid` false), rebuilds it.
+  struct SnapshotCache {
+    bool valid = false;
+    sched::ClusterSnapshot snapshot;
+    std::map<std::string, std::size_t, std::less<>> index;  // node name → snapshot.nodes slot
+    std::vector<bool> up;
+    std::vector<bool> node_dirty;          // per snapshot.nodes slot
+    std::vector<std::size_t> dirty_nodes;  // the slots flagged in node_dirty
+    std::vector<model::JobId> dirty_jobs;  // may repeat
+  };
+  SnapshotCache cache_;
   // What the active jobs hold, per queue (kept with active_; absent = nothing). The usage
   // ledger is advanced before it changes, so each interval is billed at the rate it ran.
   std::map<std::string, model::Resources> held_by_queue_;
@@ -182,6 +228,9 @@ class Controller {
   bool start_releases_dependents_ = false;  // some pending job waits on after:; a start re-runs a cycle
   bool full_cycle_ = true;              // next cycle considers every pending job
   std::set<model::JobId> submitted_;    // pending jobs no cycle has considered yet
+  // Every pending job with a dependency or an array throttle (the only ones
+  // HoldBackCandidates may hold back), and some that have left PENDING since (pruned there).
+  std::set<model::JobId> constrained_;
   std::set<model::JobId> reserved_;     // jobs the last cycle gave a reservation (expected_start)
   std::optional<sched::ClusterSnapshot> capacity_snapshot_;  // for feasibility; reset on node changes
   // Preemption holds: pending preemptor → its victims still stopping. Not durable: after a

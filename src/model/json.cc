@@ -1,5 +1,8 @@
 #include "model/json.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include <fmt/format.h>
 
 namespace weft::model {
@@ -235,6 +238,223 @@ void to_json(json& j, const Job& job) {
   if (job.preempted_at) j["preempted_at"] = ToUnixMicros(*job.preempted_at);
   if (job.preempted_by != 0) j["preempted_by"] = job.preempted_by;
   if (!job.preemption_reason.empty()) j["preemption_reason"] = job.preemption_reason;
+}
+
+namespace {
+
+// The pieces of EncodeJob. Every object's keys are written in sorted order, as nlohmann's
+// std::map-backed objects dump them.
+class JobWriter {
+ public:
+  explicit JobWriter(std::string& out) : out_(out) {}
+
+  void Str(std::string_view s) {
+    // ASCII is escaped here exactly as dump() escapes it (ensure_ascii off: '"', '\\', the
+    // short escapes, other control characters as \u00xx in lower case, DEL as is); a string
+    // with any byte >= 0x80 takes dump()'s own path (its UTF-8 validation and exception).
+    if (std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
+      out_ += json(std::string(s)).dump();
+      return;
+    }
+    out_ += '"';
+    for (char c : s) {
+      switch (c) {
+        case '"': out_ += "\\\""; break;
+        case '\\': out_ += "\\\\"; break;
+        case '\b': out_ += "\\b"; break;
+        case '\f': out_ += "\\f"; break;
+        case '\n': out_ += "\\n"; break;
+        case '\r': out_ += "\\r"; break;
+        case '\t': out_ += "\\t"; break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            fmt::format_to(std::back_inserter(out_), "\\u{:04x}", static_cast<unsigned>(c));
+          } else {
+            out_ += c;
+          }
+      }
+    }
+    out_ += '"';
+  }
+  void Int(std::int64_t v) { fmt::format_to(std::back_inserter(out_), "{}", v); }
+  void Bool(bool v) { out_ += v ? "true" : "false"; }
+  void Null() { out_ += "null"; }
+  void OptTime(const std::optional<TimePoint>& t) {
+    if (t) Int(ToUnixMicros(*t));
+    else Null();
+  }
+  // `"key":`, preceded by a comma unless it is the first key of its object.
+  void Key(std::string_view key, bool first = false) {
+    if (!first) out_ += ',';
+    out_ += '"';
+    out_.append(key);
+    out_ += "\":";
+  }
+  void Raw(std::string_view s) { out_.append(s); }
+
+  void Res(const Resources& r) {
+    Key("cpu_milli", true), Int(r.cpu_milli);
+    Key("gpus"), Int(r.gpus);
+    Key("memory_bytes"), Int(r.memory_bytes);
+    Raw("}");
+  }
+  void StrArray(const std::vector<std::string>& v) {
+    Raw("[");
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (i) Raw(",");
+      Str(v[i]);
+    }
+    Raw("]");
+  }
+  template <class Int64Like>
+  void IntArray(const std::vector<Int64Like>& v) {
+    Raw("[");
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (i) Raw(",");
+      Int(v[i]);
+    }
+    Raw("]");
+  }
+
+  void Spec(const JobSpec& s) {
+    Raw("{");
+    Key("args", true), StrArray(s.args);
+    if (!s.array.empty()) {
+      Key("array"), Raw("{");
+      Key("max_running", true), Int(s.array.max_running);
+      Key("ranges"), Raw("[");
+      for (std::size_t i = 0; i < s.array.ranges.size(); ++i) {
+        if (i) Raw(",");
+        const ArrayRange& r = s.array.ranges[i];
+        Raw("{"), Key("first", true), Int(r.first), Key("last"), Int(r.last), Key("step"), Int(r.step);
+        Raw("}");
+      }
+      Raw("]}");
+    }
+    Key("cpus_per_task"), Int(s.cpus_per_task);
+    if (!s.dependency.empty()) {
+      Key("dependency"), Raw("{");
+      Key("any", true), Bool(s.dependency.any);
+      Key("terms"), Raw("[");
+      for (std::size_t i = 0; i < s.dependency.terms.size(); ++i) {
+        if (i) Raw(",");
+        const DependencyTerm& t = s.dependency.terms[i];
+        Raw("{"), Key("jobs", true), IntArray(t.jobs), Key("type"), Str(ToString(t.type)), Raw("}");
+      }
+      Raw("]}");
+    }
+    Key("env"), Raw("{");
+    bool first = true;
+    for (const auto& [name, value] : s.env) {
+      if (!first) Raw(",");
+      first = false;
+      Str(name), Raw(":"), Str(value);
+    }
+    Raw("}");
+    Key("error"), Str(s.error_pattern);
+    Key("exclusive"), Bool(s.exclusive);
+    Key("gpu_model"), Str(s.gpu_model);
+    Key("max_retries"), Int(s.max_retries);
+    Key("name"), Str(s.name);
+    Key("num_nodes"), Int(s.num_nodes);
+    Key("output"), Str(s.output_pattern);
+    Key("pools"), StrArray(s.pools);
+    Key("preemptible"), Bool(s.preemptible);
+    Key("priority"), Int(s.priority);
+    Key("queue"), Str(s.queue);
+    Key("requeue"), Bool(s.requeue);
+    Key("resources"), Raw("{"), Res(s.per_node);
+    Key("script"), Str(s.script);
+    if (s.signal) {
+      Key("signal"), Raw("{");
+      Key("batch_only", true), Bool(s.signal->batch_only);
+      Key("before_us"), Int(s.signal->before.count());
+      Key("signal"), Int(s.signal->signal);
+      Raw("}");
+    }
+    Key("submit_dir"), Str(s.submit_dir);
+    Key("tasks_per_node"), Int(s.tasks_per_node);
+    Key("time_limit_us");
+    if (s.time_limit) Int(s.time_limit->count());
+    else Null();
+    if (!s.topology.empty()) Key("topology"), Str(s.topology);
+    Key("user"), Str(s.user);
+    Key("work_dir"), Str(s.work_dir);
+    Raw("}");
+  }
+
+  void Task(const TaskRecord& t) {
+    Raw("{");
+    Key("end_time", true), OptTime(t.end_time);
+    Key("error_path"), Str(t.error_path);
+    Key("exit");
+    if (t.exit) {
+      const TaskExit& e = *t.exit;
+      Raw("{");
+      Key("exit_code", true), Int(e.exit_code);
+      Key("killed_by_agent"), Bool(e.killed_by_agent);
+      Key("oom_killed"), Bool(e.oom_killed);
+      Key("preempted"), Bool(e.preempted);
+      Key("signal"), Int(e.signal);
+      Key("timed_out"), Bool(e.timed_out);
+      Raw("}");
+    } else {
+      Null();
+    }
+    Key("output_path"), Str(t.output_path);
+    Key("phase"), Str(ToString(t.phase));
+    Key("start_time"), OptTime(t.start_time);
+    Raw("}");
+  }
+
+  void JobRecord(const Job& job) {
+    Raw("{");
+    Key("allocation", true), Raw("[");
+    for (std::size_t i = 0; i < job.allocation.ranks.size(); ++i) {
+      if (i) Raw(",");
+      const NodeAllocation& a = job.allocation.ranks[i];
+      Raw("{"), Key("gpu_ids", true), IntArray(a.gpu_ids), Key("node"), Str(a.node);
+      Key("resources"), Raw("{"), Res(a.resources), Raw("}");
+    }
+    Raw("]");
+    if (job.array_job_id != 0) {
+      Key("array_job_id"), Int(job.array_job_id);
+      Key("array_task_id"), Int(job.array_task_id);
+    }
+    Key("end_time"), OptTime(job.end_time);
+    Key("exit_code"), Int(job.exit_code);
+    Key("exit_signal"), Int(job.exit_signal);
+    Key("expected_start"), OptTime(job.expected_start);
+    Key("id"), Int(job.id);
+    Key("master_port"), Int(job.master_port);
+    if (job.preempted_at) Key("preempted_at"), Int(ToUnixMicros(*job.preempted_at));
+    if (job.preempted_by != 0) Key("preempted_by"), Int(job.preempted_by);
+    if (!job.preemption_reason.empty()) Key("preemption_reason"), Str(job.preemption_reason);
+    Key("reason"), Str(job.reason);
+    Key("restart_count"), Int(job.restart_count);
+    Key("spec"), Spec(job.spec);
+    Key("start_time"), OptTime(job.start_time);
+    Key("state"), Str(ToString(job.state));
+    Key("submit_time"), Int(ToUnixMicros(job.submit_time));
+    Key("tasks"), Raw("[");
+    for (std::size_t i = 0; i < job.tasks.size(); ++i) {
+      if (i) Raw(",");
+      Task(job.tasks[i]);
+    }
+    Raw("]}");
+  }
+
+ private:
+  std::string& out_;
+};
+
+}  // namespace
+
+std::string EncodeJob(const Job& job) {
+  std::string out;
+  out.reserve(1024 + job.spec.script.size());
+  JobWriter(out).JobRecord(job);
+  return out;
 }
 
 void to_json(json& j, const Node& n) {

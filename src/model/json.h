@@ -24,6 +24,13 @@ void to_json(nlohmann::json& j, const TaskReport& r);
 void to_json(nlohmann::json& j, const NodeReport& r);
 void to_json(nlohmann::json& j, const NodeAssignments& a);
 
+// Exactly nlohmann::json(job).dump(), byte for byte, written straight into one string
+// instead of through a json tree (the store encodes a job at every state change, which made
+// the tree a hot spot). Keys come in the tree's order (sorted); strings that need escaping,
+// or might be invalid UTF-8, go through nlohmann's own serializer (which may throw, as
+// dump() does).
+std::string EncodeJob(const Job& job);
+
 // Decoders report the first bad field as kInvalidArgument ("field 'num_nodes': ...").
 Result<JobSpec> JobSpecFromJson(const nlohmann::json& j);
 Result<Job> JobFromJson(const nlohmann::json& j);

@@ -144,5 +144,78 @@ TEST(JsonTest, TopologyRoundTripsAndDefaultsToEmpty) {
   EXPECT_EQ(old->spec.topology, "");
 }
 
+// The store writes EncodeJob's text; it must be exactly the tree's dump, for every field that
+// is written only when set, and for strings that need escaping.
+TEST(JsonTest, EncodeJobIsExactlyTheTreeDump) {
+  Job plain;
+  EXPECT_EQ(EncodeJob(plain), nlohmann::json(plain).dump());
+
+  Job job;
+  job.id = 123456789012LL;
+  job.spec.name = "train \"quoted\" back\\slash\ttab\nnew \x01 caf\xc3\xa9 \x7f";
+  job.spec.num_nodes = 2;
+  job.spec.per_node = {4000, 1LL << 40, 8};
+  job.spec.cpus_per_task = 3;
+  job.spec.tasks_per_node = 2;
+  job.spec.gpu_model = "a100";
+  job.spec.time_limit = std::chrono::seconds(90);
+  job.spec.priority = -5;
+  job.spec.queue = "research";
+  job.spec.pools = {"gpu", "cpu"};
+  job.spec.exclusive = true;
+  job.spec.preemptible = true;
+  job.spec.max_retries = 2;
+  job.spec.requeue = true;
+  job.spec.signal = SignalSpec{10, std::chrono::seconds(30), true};
+  job.spec.script = "#!/bin/sh\necho \"$HOME\"\n";
+  job.spec.args = {"a", "b c", ""};
+  job.spec.env = {{"A", "1"}, {"PATH", "/bin:/usr/bin"}, {"Z\n", "\x1f\b\f\r\x0b"}};
+  job.spec.submit_dir = "/home/u";
+  job.spec.work_dir = "/home/u/w";
+  job.spec.output_pattern = "out-%j";
+  job.spec.error_pattern = "err-%j";
+  job.spec.user = "u";
+  job.spec.array.ranges = {{0, 9, 3}, {20, 20, 1}};
+  job.spec.array.max_running = 2;
+  job.spec.dependency.terms = {{DependencyType::kAfterOk, {1, 2}}, {DependencyType::kSingleton, {}}};
+  job.spec.dependency.any = true;
+  job.spec.topology = "switch";
+  job.state = JobState::kRunning;
+  job.reason = "None";
+  job.submit_time = FromUnixMicros(1000);
+  job.start_time = FromUnixMicros(2000);
+  job.end_time = FromUnixMicros(3000);
+  job.expected_start = FromUnixMicros(1500);
+  job.exit_code = 137;
+  job.exit_signal = 9;
+  job.restart_count = 1;
+  job.preempted_at = FromUnixMicros(2500);
+  job.preempted_by = 99;
+  job.preemption_reason = "preempted by job 99 (priority 5 > 0)";
+  job.master_port = 20001;
+  job.array_job_id = 120;
+  job.array_task_id = 3;
+  job.allocation.ranks = {{"n1", {4000, 1LL << 30, 2}, {0, 1}}, {"n2", {4000, 0, 0}, {}}};
+  job.tasks.resize(2);
+  job.tasks[0].phase = TaskPhase::kExited;
+  job.tasks[0].start_time = FromUnixMicros(2100);
+  job.tasks[0].end_time = FromUnixMicros(2900);
+  job.tasks[0].exit = TaskExit{137, 9, true, false, true, true};
+  job.tasks[0].output_path = "/o";
+  job.tasks[0].error_path = "/e";
+  job.tasks[1].phase = TaskPhase::kRunning;
+  EXPECT_EQ(EncodeJob(job), nlohmann::json(job).dump());
+
+  job.spec.signal.reset();
+  job.spec.array = {};
+  job.spec.dependency = {};
+  job.spec.time_limit.reset();
+  job.preempted_at.reset();
+  job.preempted_by = 0;
+  job.preemption_reason.clear();
+  job.array_job_id = 0;
+  EXPECT_EQ(EncodeJob(job), nlohmann::json(job).dump());
+}
+
 }  // namespace
 }  // namespace weft::model

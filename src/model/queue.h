@@ -25,6 +25,18 @@ struct ResourceLimits {
   }
 };
 
+// One resource as its Resources field and its ResourceLimits field, for code that treats CPUs,
+// memory and GPUs alike (quota admission, preemption's over-quota test).
+struct LimitedResource {
+  std::int64_t Resources::*used;
+  std::optional<std::int64_t> ResourceLimits::*limit;
+};
+inline constexpr LimitedResource kLimitedResources[] = {
+    {&Resources::cpu_milli, &ResourceLimits::cpu_milli},
+    {&Resources::memory_bytes, &ResourceLimits::memory_bytes},
+    {&Resources::gpus, &ResourceLimits::gpus},
+};
+
 struct QueueConfig {
   std::string name;
   ResourceLimits quota;         // nominal quota

@@ -42,12 +42,26 @@ TopologyGroups GroupByTopology(const std::vector<NodeView>& nodes) {
   return out;
 }
 
-const TopologyGroups& GangPlacer::GroupsOf(const ClusterSnapshot& cluster) const {
+const TopologyGroups& GangPlacer::GroupsOf(const std::vector<NodeView>& nodes) const {
   for (const CachedGroups& cached : groups_cache_) {
-    if (cached.cluster == &cluster && cached.nodes == cluster.nodes.size()) return cached.groups;
+    if (cached.nodes_at == &nodes && cached.nodes == nodes.size()) return cached.groups;
   }
-  groups_cache_.push_back({&cluster, cluster.nodes.size(), GroupByTopology(cluster.nodes)});
+  groups_cache_.push_back({&nodes, nodes.size(), GroupByTopology(nodes)});
   return groups_cache_.back().groups;
+}
+
+WorkingNodes::WorkingNodes(const std::vector<NodeView>& base) : base_(&base) {
+  nodes_.reserve(base.size());
+  for (const NodeView& node : base) nodes_.push_back(&node);
+}
+
+NodeView& WorkingNodes::Mutable(std::size_t i) {
+  if (nodes_[i] == &(*base_)[i]) {
+    nodes_[i] = &copies_.emplace_back((*base_)[i]);
+    changed_.push_back(i);
+  }
+  // Only copies_ elements are ever written; nodes_ points at them as const for reads.
+  return const_cast<NodeView&>(*nodes_[i]);
 }
 
 namespace {
@@ -314,13 +328,29 @@ NodeView Pristine(NodeView node) {
 std::optional<std::vector<std::size_t>> GangPlacer::Place(
     const PendingJob& job, const ClusterSnapshot& cluster,
     const std::function<bool(std::size_t)>& also, const NodeIndex* index) const {
+  auto node_at = [&cluster](std::size_t i) -> const NodeView& { return cluster.nodes[i]; };
+  return PlaceOn(job, node_at, cluster.nodes.size(), cluster.nodes, also, index);
+}
+
+std::optional<std::vector<std::size_t>> GangPlacer::Place(
+    const PendingJob& job, const WorkingNodes& nodes,
+    const std::function<bool(std::size_t)>& also, const NodeIndex* index) const {
+  auto node_at = [&nodes](std::size_t i) -> const NodeView& { return nodes[i]; };
+  return PlaceOn(job, node_at, nodes.size(), nodes.base(), also, index);
+}
+
+template <typename NodeAt>
+std::optional<std::vector<std::size_t>> GangPlacer::PlaceOn(
+    const PendingJob& job, const NodeAt& node_at, std::size_t count,
+    const std::vector<NodeView>& labelled, const std::function<bool(std::size_t)>& also,
+    const NodeIndex* index) const {
   const std::optional<std::size_t> level = TopologyLevel(job.topology);
   if (!job.topology.empty() && !level) return std::nullopt;  // Validate refuses these
-  assert(index == nullptr || index->size() == cluster.nodes.size());
-  if (index != nullptr && index->size() != cluster.nodes.size()) index = nullptr;
+  assert(index == nullptr || index->size() == count);
+  if (index != nullptr && index->size() != count) index = nullptr;
   auto fits = [&](std::size_t i) {
     for (const auto& filter : filters_) {
-      if (!filter->Accepts(job, cluster.nodes[i])) return false;
+      if (!filter->Accepts(job, node_at(i))) return false;
     }
     return !also || also(i);
   };
@@ -329,7 +359,7 @@ std::optional<std::vector<std::size_t>> GangPlacer::Place(
   // decides, so both give the same candidates in the same order.
   auto for_each_node = [&](auto&& visit) {
     if (index == nullptr) {
-      for (std::size_t i = 0; i < cluster.nodes.size(); ++i) visit(i);
+      for (std::size_t i = 0; i < count; ++i) visit(i);
       return;
     }
     NodeQuery query;
@@ -338,7 +368,7 @@ std::optional<std::vector<std::size_t>> GangPlacer::Place(
   };
   auto score_of = [&](std::size_t i) {
     std::int64_t score = 0;
-    for (const auto& scorer : scorers_) score += scorer->Score(job, cluster.nodes[i]);
+    for (const auto& scorer : scorers_) score += scorer->Score(job, node_at(i));
     return score;
   };
   const int n = job.num_nodes;
@@ -356,7 +386,7 @@ std::optional<std::vector<std::size_t>> GangPlacer::Place(
     return std::vector<std::size_t>{best->index};
   }
   std::vector<Candidate> candidates;
-  candidates.reserve(cluster.nodes.size());
+  candidates.reserve(count);
   for_each_node([&](std::size_t i) {
     if (fits(i)) candidates.push_back({score_of(i), i});
   });
@@ -364,7 +394,7 @@ std::optional<std::vector<std::size_t>> GangPlacer::Place(
   SortByPreference(candidates);
   std::vector<std::size_t> chosen;
   // No labels to pack by: the best scores.
-  Packer packer(candidates, GroupsOf(cluster));
+  Packer packer(candidates, GroupsOf(labelled));
   if (!level && packer.Flat()) {
     for (int r = 0; r < n; ++r) chosen.push_back(candidates[r].index);
     return chosen;
@@ -412,27 +442,42 @@ Verdict GangPlacer::CheckTopology(const PendingJob& job, const ClusterSnapshot& 
       job.num_nodes, job.topology, job.topology, largest));
 }
 
+model::NodeAllocation GangPlacer::CommitRank(const PendingJob& job, NodeView& node) {
+  model::NodeAllocation rank;
+  rank.node = node.name;
+  rank.resources = job.exclusive ? node.capacity : job.per_node;
+  const std::int64_t gpus = rank.resources.gpus;
+  for (std::size_t slot = 0;
+       slot < node.gpu_free.size() && static_cast<std::int64_t>(rank.gpu_ids.size()) < gpus;
+       ++slot) {
+    if (node.gpu_free[slot]) {
+      node.gpu_free[slot] = false;
+      rank.gpu_ids.push_back(static_cast<int>(slot));
+    }
+  }
+  node.free -= rank.resources;
+  node.idle = false;
+  return rank;
+}
+
 model::Allocation GangPlacer::Commit(const PendingJob& job, const std::vector<std::size_t>& nodes,
                                      ClusterSnapshot& cluster, NodeIndex* node_index) {
   model::Allocation allocation;
   for (std::size_t index : nodes) {
     NodeView& node = cluster.nodes[index];
-    model::NodeAllocation rank;
-    rank.node = node.name;
-    rank.resources = job.exclusive ? node.capacity : job.per_node;
-    const std::int64_t gpus = rank.resources.gpus;
-    for (std::size_t slot = 0; slot < node.gpu_free.size() &&
-                               static_cast<std::int64_t>(rank.gpu_ids.size()) < gpus;
-         ++slot) {
-      if (node.gpu_free[slot]) {
-        node.gpu_free[slot] = false;
-        rank.gpu_ids.push_back(static_cast<int>(slot));
-      }
-    }
-    node.free -= rank.resources;
-    node.idle = false;
+    allocation.ranks.push_back(CommitRank(job, node));
     if (node_index != nullptr) node_index->Update(index, node);
-    allocation.ranks.push_back(std::move(rank));
+  }
+  return allocation;
+}
+
+model::Allocation GangPlacer::Commit(const PendingJob& job, const std::vector<std::size_t>& nodes,
+                                     WorkingNodes& working, NodeIndex* node_index) {
+  model::Allocation allocation;
+  for (std::size_t index : nodes) {
+    NodeView& node = working.Mutable(index);
+    allocation.ranks.push_back(CommitRank(job, node));
+    if (node_index != nullptr) node_index->Update(index, node);
   }
   return allocation;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <span>
@@ -32,6 +33,33 @@ struct TopologyGroups {
 };
 TopologyGroups GroupByTopology(const std::vector<NodeView>& nodes);
 
+// A cycle's working copy of a snapshot's nodes, copied on write: node i reads as `base[i]`
+// until its first change (Mutable), which copies that node alone. A cycle so pays per node
+// it changes (a start's ranks), not per node of the cluster. `base` must outlive this and
+// not change while it is in use; node positions are `base`'s.
+class WorkingNodes {
+ public:
+  explicit WorkingNodes(const std::vector<NodeView>& base);
+  WorkingNodes(const WorkingNodes&) = delete;  // nodes_ may point into copies_
+  WorkingNodes& operator=(const WorkingNodes&) = delete;
+
+  std::size_t size() const { return nodes_.size(); }
+  const NodeView& operator[](std::size_t i) const { return *nodes_[i]; }
+  // Node i, to change: copied from `base` on first use. Whoever changes it keeps any
+  // NodeIndex of these nodes up to date (NodeIndex::Update).
+  NodeView& Mutable(std::size_t i);
+  // The nodes whose labels (and names) these share: `base`.
+  const std::vector<NodeView>& base() const { return *base_; }
+  // Positions of the nodes changed so far (copied by Mutable), in order of first change.
+  const std::vector<std::size_t>& changed() const { return changed_; }
+
+ private:
+  const std::vector<NodeView>* base_;
+  std::vector<const NodeView*> nodes_;  // into *base_, or into copies_ once changed
+  std::deque<NodeView> copies_;         // a deque: growing it moves no element
+  std::vector<std::size_t> changed_;
+};
+
 class GangPlacer {
  public:
   GangPlacer(std::span<const std::unique_ptr<FilterPlugin>> filters,
@@ -58,6 +86,10 @@ class GangPlacer {
   std::optional<std::vector<std::size_t>> Place(
       const PendingJob& job, const ClusterSnapshot& cluster,
       const std::function<bool(std::size_t)>& also = {}, const NodeIndex* index = nullptr) const;
+  // The same on a cycle's working nodes (same result as on a snapshot holding those nodes).
+  std::optional<std::vector<std::size_t>> Place(
+      const PendingJob& job, const WorkingNodes& nodes,
+      const std::function<bool(std::size_t)>& also = {}, const NodeIndex* index = nullptr) const;
 
   // Whether the job's topology constraint could ever be met: Success when it has none, or
   // when some group of `job.topology` has `job.num_nodes` nodes that would pass every filter
@@ -70,18 +102,29 @@ class GangPlacer {
   // `cluster.nodes` and is updated for the nodes changed.
   static model::Allocation Commit(const PendingJob& job, const std::vector<std::size_t>& nodes,
                                   ClusterSnapshot& cluster, NodeIndex* index = nullptr);
+  // The same on a cycle's working nodes: only the chosen nodes are copied (Mutable).
+  static model::Allocation Commit(const PendingJob& job, const std::vector<std::size_t>& nodes,
+                                  WorkingNodes& working, NodeIndex* index = nullptr);
 
  private:
-  // The topology groups of `cluster`'s nodes, computed on first use per snapshot (by
-  // address and node count) and kept for the placer's lifetime. REQUIRES: the nodes and
-  // labels of a snapshot given to Place do not change while this placer is in use (a cycle's
-  // snapshot and its working copy only change free resources). Not thread-safe.
-  const TopologyGroups& GroupsOf(const ClusterSnapshot& cluster) const;
+  // The topology groups of `nodes`, computed on first use per node vector (by address and
+  // size) and kept for the placer's lifetime. REQUIRES: the nodes and labels of a vector
+  // given to Place do not change while this placer is in use (a cycle's snapshot and its
+  // working copy only change free resources). Not thread-safe.
+  const TopologyGroups& GroupsOf(const std::vector<NodeView>& nodes) const;
+  // Place on `count` nodes read through `node_at(i)`, grouped by `labelled`'s labels.
+  template <typename NodeAt>
+  std::optional<std::vector<std::size_t>> PlaceOn(const PendingJob& job, const NodeAt& node_at,
+                                                  std::size_t count,
+                                                  const std::vector<NodeView>& labelled,
+                                                  const std::function<bool(std::size_t)>& also,
+                                                  const NodeIndex* index) const;
+  static model::NodeAllocation CommitRank(const PendingJob& job, NodeView& node);
 
   std::span<const std::unique_ptr<FilterPlugin>> filters_;
   std::span<const std::unique_ptr<ScorePlugin>> scorers_;
   struct CachedGroups {
-    const ClusterSnapshot* cluster;
+    const std::vector<NodeView>* nodes_at;
     std::size_t nodes;
     TopologyGroups groups;
   };

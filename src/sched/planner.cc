@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <string_view>
 #include <tuple>
+#include <unordered_map>
 
 #include "sched/gang_placer.h"
 
@@ -17,7 +19,10 @@ TimePoint EndAfter(TimePoint start, const std::optional<Duration>& duration) {
 
 Planner::Planner(const ClusterSnapshot& cluster, TimePoint now) : now_(now) {
   nodes_.resize(cluster.nodes.size());
-  std::map<std::string, std::size_t> index;
+  // Node name → index, for the running ranks (hashed: this runs per rank, on every cycle
+  // that plans). The views name strings owned by `cluster`, which outlives the constructor.
+  std::unordered_map<std::string_view, std::size_t> index;
+  index.reserve(cluster.nodes.size());
   for (std::size_t i = 0; i < cluster.nodes.size(); ++i) {
     const NodeView& view = cluster.nodes[i];
     NodePlan& plan = nodes_[i];

@@ -29,18 +29,6 @@ const model::QueueConfig* FindQueue(const ClusterSnapshot& cluster, const std::s
   return nullptr;
 }
 
-using Field = std::int64_t model::Resources::*;
-using LimitField = std::optional<std::int64_t> model::ResourceLimits::*;
-struct Dimension {
-  Field used;
-  LimitField limit;
-};
-constexpr Dimension kDimensions[] = {
-    {&model::Resources::cpu_milli, &model::ResourceLimits::cpu_milli},
-    {&model::Resources::memory_bytes, &model::ResourceLimits::memory_bytes},
-    {&model::Resources::gpus, &model::ResourceLimits::gpus},
-};
-
 // Reclaim applies when the job's queue lends (has a cohort and a nominal quota) and the job
 // stays within that nominal quota: what it waits for is its own quota, lent to peers.
 bool WithinNominal(const ClusterSnapshot& cluster, const QuotaLedger& quota,
@@ -56,7 +44,7 @@ bool WithinNominal(const ClusterSnapshot& cluster, const QuotaLedger& quota,
 bool BorrowsWhatJobNeeds(const QuotaLedger& quota, const std::string& peer, const PendingJob& job) {
   const model::Resources borrowed = quota.Borrowed(peer);
   const model::Resources wanted = Total(job);
-  for (const Dimension& d : kDimensions) {
+  for (const model::LimitedResource& d : model::kLimitedResources) {
     if (wanted.*d.used > 0 && borrowed.*d.used > 0) return true;
   }
   return false;
@@ -72,16 +60,18 @@ struct Candidate {
 // nodes and their quota refunded.
 class Trial {
  public:
-  Trial(const ClusterSnapshot& working, const QuotaLedger& quota,
+  Trial(const WorkingNodes& working_nodes, const QuotaLedger& quota,
         const std::map<std::string, std::size_t>& node_index)
-      : working_(working), quota_(quota), node_index_(node_index) {}
+      : working_nodes_(working_nodes), quota_(quota), node_index_(node_index) {}
 
   bool Fits(const PendingJob& job, const GangPlacer& placer,
             const std::vector<const RunningAllocation*>& victims) const {
-    // One scratch snapshot for every trial: the placer caches topology groups per snapshot
-    // address, and the nodes' names and labels never change between trials.
+    // One scratch snapshot for every trial: the placer caches topology groups per node
+    // vector address, and the nodes' names and labels never change between trials.
     ClusterSnapshot& cluster = scratch_;
-    cluster.nodes = working_.nodes;  // placement reads nodes only
+    // Placement reads nodes only.
+    cluster.nodes.resize(working_nodes_.size());
+    for (std::size_t i = 0; i < cluster.nodes.size(); ++i) cluster.nodes[i] = working_nodes_[i];
     QuotaLedger quota = quota_;
     for (const RunningAllocation* victim : victims) {
       quota.Refund(victim->queue, Total(*victim));
@@ -101,7 +91,7 @@ class Trial {
   }
 
  private:
-  const ClusterSnapshot& working_;
+  const WorkingNodes& working_nodes_;
   const QuotaLedger& quota_;
   const std::map<std::string, std::size_t>& node_index_;
   mutable ClusterSnapshot scratch_;
@@ -136,25 +126,26 @@ QuotaLedger QuotaAfterStops(const QuotaLedger& quota, const ClusterSnapshot& clu
   return out;
 }
 
-std::vector<PreemptDecision> PlanPreemptions(const ClusterSnapshot& working,
+std::vector<PreemptDecision> PlanPreemptions(const ClusterSnapshot& cluster,
+                                             const WorkingNodes& working_nodes,
                                              const QuotaLedger& quota, const GangPlacer& placer,
                                              std::span<const PendingJob* const> blocked,
                                              TimePoint now) {
   std::vector<PreemptDecision> decisions;
   // Cheap exit, the common case: nothing could ever be a victim.
   const bool any_candidate =
-      std::any_of(working.running.begin(), working.running.end(),
+      std::any_of(cluster.running.begin(), cluster.running.end(),
                   [](const RunningAllocation& r) { return r.preemptible && !r.stopping; });
   if (!any_candidate) return decisions;
   std::map<std::string, std::size_t> node_index;
-  for (std::size_t i = 0; i < working.nodes.size(); ++i) node_index[working.nodes[i].name] = i;
+  for (std::size_t i = 0; i < working_nodes.size(); ++i) node_index[working_nodes[i].name] = i;
   std::set<model::JobId> taken;  // victims of earlier preemptors in this cycle
   std::set<Likeness> failed;
-  const Trial trial(working, quota, node_index);
+  const Trial trial(working_nodes, quota, node_index);
 
   for (const PendingJob* job : blocked) {
     if (job->victims_stopping) continue;
-    const bool reclaim = WithinNominal(working, quota, *job);
+    const bool reclaim = WithinNominal(cluster, quota, *job);
     const Likeness likeness{job->num_nodes,
                             job->per_node.cpu_milli,
                             job->per_node.memory_bytes,
@@ -167,14 +158,14 @@ std::vector<PreemptDecision> PlanPreemptions(const ClusterSnapshot& working,
                             job->own_priority,
                             reclaim};
     if (failed.count(likeness)) continue;
-    const model::QueueConfig* own_queue = FindQueue(working, job->queue);
+    const model::QueueConfig* own_queue = FindQueue(cluster, job->queue);
     std::vector<Candidate> candidates;
-    for (const RunningAllocation& running : working.running) {
+    for (const RunningAllocation& running : cluster.running) {
       if (!running.preemptible || running.stopping || taken.count(running.job_id)) continue;
       const bool by_priority = running.priority < job->own_priority;
       bool by_reclaim = false;
       if (reclaim && !by_priority && running.queue != job->queue) {
-        const model::QueueConfig* peer = FindQueue(working, running.queue);
+        const model::QueueConfig* peer = FindQueue(cluster, running.queue);
         by_reclaim = peer && own_queue && peer->cohort == own_queue->cohort &&
                      BorrowsWhatJobNeeds(quota, running.queue, *job);
       }

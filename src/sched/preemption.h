@@ -52,10 +52,13 @@ void HoldersFirst(std::vector<const PendingJob*>& order);
 QuotaLedger QuotaAfterStops(const QuotaLedger& quota, const ClusterSnapshot& cluster);
 
 // For each job of `blocked` (in queue order: jobs this cycle did not start), chooses victims
-// among `working.running` as above, each victim for at most one preemptor. `working`: the
-// cluster after this cycle's starts; `quota`: the ledger after them. Jobs with
-// `victims_stopping` are skipped.
-std::vector<PreemptDecision> PlanPreemptions(const ClusterSnapshot& working,
+// among `cluster.running` as above, each victim for at most one preemptor. `cluster`: the
+// cycle's snapshot (its running jobs and queues; its nodes are not read); `working_nodes`:
+// its nodes after this cycle's starts; `quota`: the ledger after them. Jobs with
+// `victims_stopping` are skipped. (The nodes come apart so that a cycle need not copy the
+// running jobs it never changes.)
+std::vector<PreemptDecision> PlanPreemptions(const ClusterSnapshot& cluster,
+                                             const WorkingNodes& working_nodes,
                                              const QuotaLedger& quota, const GangPlacer& placer,
                                              std::span<const PendingJob* const> blocked,
                                              TimePoint now);

@@ -7,18 +7,6 @@ namespace weft::sched {
 namespace {
 
 using Limit = std::optional<std::int64_t>;
-using Field = std::int64_t model::Resources::*;
-using LimitField = Limit model::ResourceLimits::*;
-
-struct Dimension {
-  Field used;
-  LimitField limit;
-};
-constexpr Dimension kDimensions[] = {
-    {&model::Resources::cpu_milli, &model::ResourceLimits::cpu_milli},
-    {&model::Resources::memory_bytes, &model::ResourceLimits::memory_bytes},
-    {&model::Resources::gpus, &model::ResourceLimits::gpus},
-};
 
 }  // namespace
 
@@ -43,7 +31,7 @@ bool QuotaLedger::Admits(const std::string& queue, const model::Resources& reque
   const model::QueueConfig* config = Find(queue);
   if (!config) return true;  // not configured: not limited (the controller rejects unknown queues)
   const model::Resources& used = Usage(queue);
-  for (const Dimension& d : kDimensions) {
+  for (const model::LimitedResource& d : model::kLimitedResources) {
     const Limit nominal = config->quota.*d.limit;
     if (!nominal) continue;
     const std::int64_t wanted = used.*d.used + request.*d.used;
@@ -78,7 +66,7 @@ model::Resources QuotaLedger::Borrowed(const std::string& queue) const {
   const model::QueueConfig* config = Find(queue);
   if (!config) return borrowed;
   const model::Resources& used = Usage(queue);
-  for (const Dimension& d : kDimensions) {
+  for (const model::LimitedResource& d : model::kLimitedResources) {
     const Limit nominal = config->quota.*d.limit;
     if (nominal) borrowed.*d.used = std::max<std::int64_t>(0, used.*d.used - *nominal);
   }

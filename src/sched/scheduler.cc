@@ -4,6 +4,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -55,13 +56,50 @@ CycleResult Scheduler::RunCycle(const ClusterSnapshot& cluster,
   // 1. Order the queue. Jobs holding what their preemption victims free go first.
   std::vector<const PendingJob*> order = profile_.queue_order->Order(pending, now);
   HoldersFirst(order);
-  // 2. Place each job on the cycle's working copy; starting a job takes its resources there
-  //    and in the plan (resources × time), which also holds the reservations.
-  ClusterSnapshot working = cluster;
+  // 2. Place each job on the cycle's working nodes; starting a job takes its resources there
+  //    and in the plan (resources × time), which also holds the reservations. The working
+  //    nodes are `cluster`'s, copied only where a start changes them (never `running` or
+  //    `queues`: the cycle does not change those).
+  WorkingNodes working(cluster.nodes);
   // Nodes by free resources, so a placement visits only nodes that could hold a rank. It must
-  // follow every change to `working`'s nodes: Commit updates it (else call Update).
-  NodeIndex node_index(working.nodes);
-  Planner planner(cluster, now);
+  // follow every change to the working nodes: Commit updates it (else call Update).
+  // Building it costs about as much as a few placements that scan every node, and most
+  // cycles of a replay place one or two jobs, so the first kScannedPlacements placements
+  // scan (same candidates, same decisions: see GangPlacer::Place) and the index is built
+  // for the next one, from the snapshot's nodes plus an Update per node changed so far.
+  constexpr int kScannedPlacements = 2;
+  std::optional<NodeIndex> node_index;
+  int placements = 0;
+  auto index_for_placement = [&]() -> const NodeIndex* {
+    if (!node_index && ++placements > kScannedPlacements) {
+      node_index.emplace(cluster.nodes);
+      for (std::size_t i : working.changed()) node_index->Update(i, working[i]);
+    }
+    return node_index ? &*node_index : nullptr;
+  };
+  // The plan is built on first need: a reservation to find (EarliestStart) for a job that
+  // cannot start now. Only the plan makes reservations, so until it exists there is none a
+  // start could delay, and placements need no check against it. Starts made before it
+  // exists are recorded and replayed into it when it is built: Planner::Start only adds
+  // usage, so the plan is the one built up front and fed every start would be. A cycle in
+  // which every job starts (or none may reserve) never pays for it.
+  std::optional<Planner> planner;
+  struct UnplannedStart {
+    const PendingJob* job;
+    std::vector<std::size_t> nodes;
+    TimePoint end;
+  };
+  std::vector<UnplannedStart> unplanned_starts;
+  auto plan = [&]() -> Planner& {
+    if (!planner) {
+      planner.emplace(cluster, now);
+      for (const UnplannedStart& start : unplanned_starts) {
+        planner->Start(*start.job, start.nodes, start.end);
+      }
+      unplanned_starts.clear();
+    }
+    return *planner;
+  };
   const GangPlacer placer(profile_.filters, profile_.scorers);
   // Per shape, the shortest run that failed to fit now (resp. to find a reservation). Free
   // resources only shrink and the plan only fills as the cycle goes on, so the same shape
@@ -84,14 +122,14 @@ CycleResult Scheduler::RunCycle(const ClusterSnapshot& cluster,
   };
   // No job asks for less than its CPUs: once no node has that many free, it cannot fit
   // anywhere, without looking at a node (the common case in a long, busy queue).
-  auto max_free_cpu = [](const ClusterSnapshot& c) {
+  auto max_free_cpu = [](const auto& nodes) {
     std::int64_t best = 0;
-    for (const NodeView& n : c.nodes) {
-      if (n.schedulable) best = std::max(best, n.free.cpu_milli);
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      if (nodes[i].schedulable) best = std::max(best, nodes[i].free.cpu_milli);
     }
     return best;
   };
-  const std::int64_t initial_free_cpu = max_free_cpu(cluster);
+  const std::int64_t initial_free_cpu = max_free_cpu(cluster.nodes);
   std::int64_t free_cpu = initial_free_cpu;
   std::map<Shape, bool> fits_initially;  // per shape: would have fit before this cycle's starts
   auto reason_for = [&](const PendingJob& job, const Shape& shape) -> std::string {
@@ -149,19 +187,24 @@ CycleResult Scheduler::RunCycle(const ClusterSnapshot& cluster,
       // 3. Fit now, on nodes where running until `end` overlaps no reservation.
       // (No predicate at all while nothing is reserved: the common, cheap case.)
       std::function<bool(std::size_t)> clear_of_reservations;
-      if (planner.HasAnyReservation()) {
+      if (planner && planner->HasAnyReservation()) {
         clear_of_reservations = [&planner, job, now, end](std::size_t i) {
-          return !planner.HasReservation(i) || planner.Fits(i, *job, now, end);
+          return !planner->HasReservation(i) || planner->Fits(i, *job, now, end);
         };
       }
-      if (auto nodes = placer.Place(*job, working, clear_of_reservations, &node_index)) {
-        result.starts.push_back({job->id, GangPlacer::Commit(*job, *nodes, working, &node_index)});
+      if (auto nodes = placer.Place(*job, working, clear_of_reservations, index_for_placement())) {
+        result.starts.push_back({job->id, GangPlacer::Commit(*job, *nodes, working,
+                                                             node_index ? &*node_index : nullptr)});
         model::Resources taken;
         for (const auto& rank : result.starts.back().allocation.ranks) taken += rank.resources;
         quota.Charge(job->queue, taken);
         holder_quota.Charge(job->queue, taken);
-        planner.Start(*job, *nodes, end);
-        free_cpu = node_index.MaxFreeCpu();  // = max_free_cpu(working)
+        if (planner) {
+          planner->Start(*job, *nodes, end);
+        } else {
+          unplanned_starts.push_back({job, std::move(*nodes), end});
+        }
+        free_cpu = node_index ? node_index->MaxFreeCpu() : max_free_cpu(working);
         continue;
       }
       note_failure(failed_shapes, shape, length);
@@ -170,8 +213,8 @@ CycleResult Scheduler::RunCycle(const ClusterSnapshot& cluster,
     // 4. Reserve the earliest start of the whole gang while the depth allows.
     if (static_cast<int>(result.reservations.size()) < profile_.reservation_depth &&
         !known_to_fail(unreservable_shapes, shape, length)) {
-      if (auto slot = planner.EarliestStart(*job, eligible_nodes(*job, shape))) {
-        planner.Reserve(*job, slot->nodes, slot->start, EndAfter(slot->start, job->time_limit));
+      if (auto slot = plan().EarliestStart(*job, eligible_nodes(*job, shape))) {
+        planner->Reserve(*job, slot->nodes, slot->start, EndAfter(slot->start, job->time_limit));
         Reservation reservation{job->id, slot->start, {}};
         for (std::size_t i : slot->nodes) reservation.nodes.push_back(cluster.nodes[i].name);
         result.reservations.push_back(std::move(reservation));
@@ -189,7 +232,7 @@ CycleResult Scheduler::RunCycle(const ClusterSnapshot& cluster,
   for (const PendingJob* job : order) {
     if (!started.count(job->id)) blocked_jobs.push_back(job);
   }
-  result.preemptions = PlanPreemptions(working, quota, placer, blocked_jobs, now);
+  result.preemptions = PlanPreemptions(cluster, working, quota, placer, blocked_jobs, now);
   return result;
 }
 

@@ -10,7 +10,7 @@
 namespace weft::store {
 
 WriteOp PutJob(const model::Job& job) {
-  return {fmt::format("job/{:020}", job.id), nlohmann::json(job).dump()};
+  return {fmt::format("job/{:020}", job.id), model::EncodeJob(job)};  // = json(job).dump()
 }
 
 WriteOp PutNode(const model::Node& node) {
