@@ -78,8 +78,7 @@ model::TaskAssignment BuildAssignment(const model::Job& job, int rank,
   const std::string cpus_on_node = std::to_string(mine.resources.cpu_milli / 1000);
   const std::string nodelist = CompressHostlist(names);
 
-  auto& env = a.env;
-  env = spec.env;
+  model::TaskEnvironment::Map env = spec.env;
   // Weft's contract.
   env["WEFT_JOB_ID"] = id;
   env["WEFT_JOB_NAME"] = spec.name;
@@ -164,6 +163,7 @@ model::TaskAssignment BuildAssignment(const model::Job& job, int rank,
                                "SLURM_STEP_ID", "SLURM_STEPID", "SLURM_TASK_PID"}) {
     env.erase(per_task);
   }
+  a.env = std::move(env);
   return a;
 }
 

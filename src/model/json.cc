@@ -472,7 +472,7 @@ void to_json(json& j, const TaskAssignment& a) {
   j = json{{"key", a.key},
            {"script", a.script},
            {"args", a.args},
-           {"env", a.env},
+           {"env", a.env.map()},
            {"work_dir", a.work_dir},
            {"output_path", a.output_path},
            {"error_path", a.error_path},
@@ -592,7 +592,9 @@ Result<NodeAssignments> NodeAssignmentsFromJson(const json& j) {
       a.key = KeyFrom(t.at("key"));
       GetIf(t, "script", a.script);
       GetIf(t, "args", a.args);
-      GetIf(t, "env", a.env);
+      TaskEnvironment::Map env;
+      GetIf(t, "env", env);
+      a.env = std::move(env);
       GetIf(t, "work_dir", a.work_dir);
       GetIf(t, "output_path", a.output_path);
       GetIf(t, "error_path", a.error_path);

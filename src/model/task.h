@@ -2,7 +2,9 @@
 // (TaskAssignment, controller → agent) and what became of it (TaskReport, agent → controller).
 #pragma once
 
+#include <initializer_list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,11 +30,35 @@ struct StopRequest {
   bool operator==(const StopRequest&) const = default;
 };
 
+// A task's complete environment, read like a map. Copies share one immutable map: the
+// controller copies a task's assignment into every answer to its node's watch, and the
+// environment is most of an assignment's bytes. Built whole (from a map), never edited.
+class TaskEnvironment {
+ public:
+  using Map = std::map<std::string, std::string>;
+  TaskEnvironment() = default;
+  TaskEnvironment(Map map) : map_(std::make_shared<const Map>(std::move(map))) {}  // NOLINT: implicit
+  TaskEnvironment(std::initializer_list<Map::value_type> init) : TaskEnvironment(Map(init)) {}
+
+  const Map& map() const { return map_ ? *map_ : Empty(); }
+  const std::string& at(const std::string& name) const { return map().at(name); }
+  std::size_t count(const std::string& name) const { return map().count(name); }
+  std::size_t size() const { return map().size(); }
+  bool empty() const { return map().empty(); }
+  Map::const_iterator begin() const { return map().begin(); }
+  Map::const_iterator end() const { return map().end(); }
+  bool operator==(const TaskEnvironment& other) const { return map() == other.map(); }
+
+ private:
+  static const Map& Empty();
+  std::shared_ptr<const Map> map_;
+};
+
 struct TaskAssignment {
   TaskKey key;
   std::string script;
   std::vector<std::string> args;
-  std::map<std::string, std::string> env;  // complete environment of the task
+  TaskEnvironment env;  // complete environment of the task
   std::string work_dir;
   std::string output_path;
   std::string error_path;  // "" = merged into output
