@@ -1,5 +1,7 @@
 #include "controller/controller.h"
 
+#include "controller/accounting.h"
+
 #include <signal.h>
 
 #include <algorithm>
@@ -35,7 +37,7 @@ std::string SnapshotDifference(const sched::ClusterSnapshot& cached, const sched
     const sched::NodeView& b = fresh.nodes[i];
     if (a.name != b.name || a.pool != b.pool || a.capacity != b.capacity || a.free != b.free ||
         a.gpu_free != b.gpu_free || a.gpu_model != b.gpu_model || a.labels != b.labels ||
-        a.schedulable != b.schedulable || a.idle != b.idle) {
+        a.schedulable != b.schedulable || a.idle != b.idle || a.isolated != b.isolated) {
       return fmt::format("node {} (fresh {}): free {} (fresh {}), idle {} (fresh {})", a.name, b.name,
                          model::Describe(a.free), model::Describe(b.free), a.idle, b.idle);
     }
@@ -92,12 +94,19 @@ void Controller::Restore(store::DurableState state) {
     }
   }
   next_job_id_ = std::max(next_job_id_, state.next_job_id);
+  for (model::User& user : state.users) users_[user.name] = std::move(user);
   // Fair-share history is not stored separately: it is what the job records say ran, decayed
-  // to now (a requeued job's earlier attempts are not in its record and are not counted).
+  // to now: each job's current attempt, and the earlier ones of requeued jobs.
   const TimePoint now = loop_.clock().Now();
   usage_ledger_.Advance(now, {});
   for (const auto& [id, entry] : jobs_) {
     const Job& job = entry.job;
+    for (const model::AttemptRecord& a : job.attempts) {
+      if (a.attempt >= job.restart_count) continue;  // the current attempt, counted below
+      model::Resources total;
+      for (int i = 0; i < job.spec.num_nodes; ++i) total += job.spec.per_node;
+      usage_ledger_.AddPast(QueueOf(job), total, a.start_time, a.end_time);
+    }
     if (!job.start_time) continue;
     usage_ledger_.AddPast(QueueOf(job), JobTotal(job), *job.start_time, job.end_time.value_or(now));
   }
@@ -121,6 +130,7 @@ sched::PendingJob Controller::ToPending(const Job& job) {
   p.queue = QueueOf(job);
   p.time_limit = job.spec.time_limit;
   p.topology = job.spec.topology;
+  p.require_isolation = job.spec.require_isolation;
   return p;
 }
 
@@ -214,6 +224,34 @@ void Controller::Cancel(JobId id, JobCallback done) {
   });
 }
 
+void Controller::AddUser(model::User user, UserCallback done) {
+  if (auto it = users_.find(user.name); it != users_.end() && !it->second.revoked) {
+    done(Fail(ErrorCode::kAlreadyExists, fmt::format("name: user '{}' already exists", user.name)));
+    return;
+  }
+  user.created = loop_.clock().Now();
+  user.revoked = false;
+  store::WriteBatch batch{store::PutUser(user)};
+  persister_.Persist(std::move(batch), [this, user, done = std::move(done)] {
+    users_[user.name] = user;
+    done(user);
+  });
+}
+
+void Controller::RevokeUser(const std::string& name, UserCallback done) {
+  auto it = users_.find(name);
+  if (it == users_.end() || it->second.revoked) {
+    done(Fail(ErrorCode::kNotFound, fmt::format("name: no user '{}'", name)));
+    return;
+  }
+  model::User user = it->second;
+  user.revoked = true;
+  persister_.Persist(store::WriteBatch{store::PutUser(user)}, [this, user, done = std::move(done)] {
+    users_[user.name] = user;
+    done(user);
+  });
+}
+
 const Job* Controller::FindJob(JobId id) const {
   auto it = jobs_.find(id);
   return it == jobs_.end() ? nullptr : &it->second.job;
@@ -222,7 +260,8 @@ const Job* Controller::FindJob(JobId id) const {
 void Controller::ForEachJob(const JobFilter& filter,
                             const std::function<void(const Job&)>& visit) const {
   auto matches = [&](const Job& job) {
-    return filter.states.empty() || filter.states.count(job.state) > 0;
+    return (filter.states.empty() || filter.states.count(job.state) > 0) &&
+           (filter.user.empty() || job.spec.user == filter.user);
   };
   // The live sets are small; walk them instead of every job ever run when they suffice.
   const bool live_only =
@@ -301,6 +340,7 @@ sched::ClusterSnapshot Controller::BuildSnapshot(bool include_down) const {
     view.gpu_free.assign(static_cast<std::size_t>(std::max<std::int64_t>(0, node.capacity.gpus)), true);
     view.gpu_model = node.gpu_model;
     view.labels = node.labels;
+    view.isolated = node.isolation.Enforced(!node.gpus.empty());
     view.schedulable = up;
     index[name] = snapshot.nodes.size();
     snapshot.nodes.push_back(std::move(view));
@@ -797,6 +837,8 @@ void Controller::Finish(Job& job, JobState state, std::string reason) {
 }
 
 void Controller::Release(Job& job) {
+  // The attempt is over: record it (a requeued job's stopping attempt counts as preempted).
+  if (job.start_time) job.attempts.push_back(EndAttempt(job, loop_.clock().Now(), JobState::kPreempted));
   usage_ledger_.Advance(loop_.clock().Now(), held_by_queue_);  // bill the job up to its end
   TouchSnapshot(job);
   if (active_.erase(job.id) > 0) {
@@ -817,6 +859,7 @@ bool Controller::ApplyExit(JobEntry& entry, int rank, const model::TaskReport& r
   task.start_time = report.start_time ? report.start_time : task.start_time;
   task.end_time = report.end_time ? report.end_time : loop_.clock().Now();
   task.exit = report.exit.value_or(model::TaskExit{});
+  if (report.usage) task.usage = report.usage;
   const model::TaskExit& exit = *task.exit;
   if (job.state == JobState::kRunning && job.preempted_at) {
     // Being preempted: however a rank ends now (the signal, SIGKILL after the grace, or on
@@ -898,9 +941,13 @@ void Controller::ReportNode(model::NodeReport report,
       ApplyExit(entry, rank, t);
       changed.push_back(job.id);
       batch.push_back(store::PutJob(job));
-    } else if (t.phase == model::TaskPhase::kRunning && task.phase == model::TaskPhase::kAssigned) {
-      task.phase = model::TaskPhase::kRunning;
-      task.start_time = t.start_time;
+    } else if (t.phase == model::TaskPhase::kRunning) {
+      if (task.phase == model::TaskPhase::kAssigned) {
+        task.phase = model::TaskPhase::kRunning;
+        task.start_time = t.start_time;
+      }
+      // Live usage is shown, not stored: the exit's final usage is what becomes durable.
+      if (t.usage) task.usage = t.usage;
     }
   }
   if (batch.empty()) {

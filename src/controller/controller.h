@@ -20,6 +20,7 @@
 #include "model/job.h"
 #include "model/queue.h"
 #include "model/task.h"
+#include "model/user.h"
 #include "sched/fair_share.h"
 #include "sched/scheduler.h"
 #include "store/state_repository.h"
@@ -40,6 +41,7 @@ struct ControllerOptions {
 struct JobFilter {
   std::set<model::JobState> states;  // empty = all
   std::size_t limit = 0;             // 0 = no limit; newest first when limited
+  std::string user;                  // "" = every user's
 };
 
 // A node as `weft nodes` shows it.
@@ -80,6 +82,15 @@ class Controller {
   // array job id cancels every task of the array that has not ended, and answers with the
   // first task. kNotFound for an unknown id, kFailedPrecondition when all has already ended.
   void Cancel(model::JobId id, JobCallback done);
+
+  // API users (the API authenticates with them). Every record, revoked ones included.
+  using UserCallback = std::function<void(Result<model::User>)>;
+  const std::map<std::string, model::User>& Users() const { return users_; }
+  // Stores a new user (or one replacing a revoked user of that name), answering once durable
+  // with the record as stored. kAlreadyExists when an active user has the name.
+  void AddUser(model::User user, UserCallback done);
+  // Marks the user revoked, durably; its token stops working. kNotFound for no active user.
+  void RevokeUser(const std::string& name, UserCallback done);
 
   const model::Job* FindJob(model::JobId id) const;
   // Visits matching jobs in id order (newest first when filter.limit is set).
@@ -215,6 +226,7 @@ class Controller {
   // ledger is advanced before it changes, so each interval is billed at the rate it ran.
   std::map<std::string, model::Resources> held_by_queue_;
   model::JobId next_job_id_ = 1;
+  std::map<std::string, model::User> users_;
   struct JobWaiter {
     TimerId timer;
     JobCallback done;

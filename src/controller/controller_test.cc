@@ -209,3 +209,79 @@ TEST_F(ControllerTest, RestartKeepsPendingAndRunningJobsAndReconcilesExits) {
 
 }  // namespace
 }  // namespace weft::controller
+
+namespace weft::controller {
+namespace {
+
+// Accounting: live usage while running, the attempt with its final usage once it ends,
+// durable across a restart; an OOM-killed rank ends the job OOM_KILLED.
+TEST_F(ControllerTest, AttemptsRecordFinalUsageAndOomEndsTheJob) {
+  Report("n1");
+  const auto job = Submit(Spec(1, 2));
+  Drain();
+  const model::TaskAssignment task = Assignments("n1").tasks.at(0);
+  model::TaskReport running;
+  running.key = task.key;
+  running.phase = model::TaskPhase::kRunning;
+  running.start_time = loop_.clock().Now();
+  running.usage = model::TaskUsage{500'000, 10 << 20, 8 << 20, 64 << 20, 40};
+  Report("n1", {running});
+  ASSERT_TRUE(controller_->FindJob(job->id)->tasks[0].usage.has_value());
+  EXPECT_EQ(controller_->FindJob(job->id)->tasks[0].usage->memory_current_bytes, 8 << 20);
+  EXPECT_TRUE(controller_->FindJob(job->id)->attempts.empty());
+
+  loop_.RunUntil(loop_.clock().Now() + 10s);
+  model::TaskReport oom = Exit(task, 137, 9);
+  oom.exit->oom_killed = true;
+  oom.start_time = running.start_time;
+  oom.end_time = loop_.clock().Now();
+  oom.usage = model::TaskUsage{2'000'000, 64 << 20, 0, 64 << 20, 40};
+  Report("n1", {oom});
+
+  const model::Job* ended = controller_->FindJob(job->id);
+  EXPECT_EQ(ended->state, JobState::kOomKilled);
+  ASSERT_EQ(ended->attempts.size(), 1u);
+  const model::AttemptRecord& a = ended->attempts[0];
+  EXPECT_EQ(a.state, JobState::kOomKilled);
+  EXPECT_EQ(a.nodes, std::vector<std::string>{"n1"});
+  EXPECT_EQ(a.cpu_usec, 2'000'000);
+  EXPECT_EQ(a.memory_peak_bytes, 64 << 20);
+  EXPECT_EQ(a.memory_limit_bytes, 64 << 20);
+  EXPECT_EQ(a.exit_signal, 9);
+  EXPECT_EQ(a.gpu_usec, 2 * 10'000'000);
+
+  Recreate();
+  auto state = store::LoadState(store_);
+  ASSERT_TRUE(state.has_value());
+  controller_->Restore(std::move(*state));
+  ASSERT_EQ(controller_->FindJob(job->id)->attempts.size(), 1u);
+  EXPECT_EQ(controller_->FindJob(job->id)->attempts[0], a);
+}
+
+// --require-isolation: placed only on nodes that enforce limits; refused when none could.
+TEST_F(ControllerTest, RequireIsolationPlacesOnlyOnEnforcingNodes) {
+  Report("n1");
+  model::JobSpec spec = Spec(1);
+  spec.require_isolation = true;
+  Result<model::Job> refused = Submit(spec);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("isolation"), std::string::npos) << refused.error().message;
+
+  model::NodeReport isolated;
+  isolated.name = "n2";
+  isolated.address = "10.0.0.2";
+  isolated.capacity = {4000, 8LL << 30, 0};
+  isolated.isolation = model::NodeIsolation{"v1", true, true, true, false, false, true};
+  controller_->ReportNode(isolated, [](Result<std::int64_t>) {});
+  Drain();
+  for (int i = 0; i < 3; ++i) {
+    const auto job = Submit(spec);
+    ASSERT_TRUE(job.has_value()) << job.error().message;
+    Drain();
+    EXPECT_EQ(controller_->FindJob(job->id)->allocation.ranks.at(0).node, "n2");
+  }
+  EXPECT_TRUE(Assignments("n1").tasks.empty());
+}
+
+}  // namespace
+}  // namespace weft::controller

@@ -9,12 +9,15 @@ bool NodeRegistry::Update(const model::NodeReport& report) {
   model::Node& node = it->second;
   const bool changed = inserted || node.address != report.address ||
                        node.capacity != report.capacity || node.gpu_model != report.gpu_model ||
-                       node.labels != report.labels;
+                       node.labels != report.labels || node.gpus != report.gpus ||
+                       node.isolation != report.isolation;
   node.name = report.name;
   node.address = report.address;
   node.capacity = report.capacity;
   node.gpu_model = report.gpu_model;
   node.labels = report.labels;
+  node.gpus = report.gpus;
+  node.isolation = report.isolation;
   if (auto pool = report.labels.find("pool"); pool != report.labels.end()) node.pool = pool->second;
   node.last_heartbeat = loop_.clock().Now();
   node.state = model::NodeState::kUp;

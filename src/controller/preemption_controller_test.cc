@@ -133,6 +133,9 @@ TEST_F(PreemptionControllerTest, VictimIsStoppedThenRequeuedAsANewAttemptAndTheP
 
   EXPECT_EQ(Job(victim).state, JobState::kPending);
   EXPECT_EQ(Job(victim).restart_count, 1);
+  ASSERT_EQ(Job(victim).attempts.size(), 1u);  // the stopped run is in its history
+  EXPECT_EQ(Job(victim).attempts[0].state, JobState::kPreempted);
+  EXPECT_EQ(Job(victim).attempts[0].attempt, 0);
   EXPECT_FALSE(Job(victim).preempted_at.has_value());
   EXPECT_EQ(Job(preemptor).state, JobState::kRunning);
   EXPECT_FALSE(Assignment(victim).has_value());

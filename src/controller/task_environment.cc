@@ -56,6 +56,7 @@ model::TaskAssignment BuildAssignment(const model::Job& job, int rank,
   const model::NodeAllocation& mine = job.allocation.ranks.at(rank);
   model::TaskAssignment a;
   a.key = {job.id, rank, job.restart_count};
+  a.user = spec.user;
   a.script = spec.script;
   a.args = spec.args;
   a.work_dir = spec.work_dir;

@@ -122,6 +122,9 @@ struct JobSpec {
   // --topology: "" = anywhere; "switch", "rack" or "zone": every rank on nodes sharing that
   // label's value.
   std::string topology;
+  // --require-isolation: only nodes that enforce memory, CPU and process limits (and fence
+  // GPUs, on nodes with real ones) may run it.
+  bool require_isolation = false;
 };
 
 // Resources one rank holds on one node.
@@ -148,6 +151,17 @@ struct TaskExit {
   bool preempted = false;  // stopped by the agent on the controller's preemption stop request
 };
 
+// What one rank used, as its agent measured it (cgroup counters, NVML): the totals so far
+// while it runs, the final ones once it has exited.
+struct TaskUsage {
+  std::int64_t cpu_usec = 0;              // user + system CPU time of the whole tree
+  std::int64_t memory_peak_bytes = 0;     // 0 = not measured
+  std::int64_t memory_current_bytes = 0;  // while running
+  std::int64_t memory_limit_bytes = 0;    // the enforced hard limit; 0 = none
+  int gpu_utilization = -1;               // mean percent over its GPUs' samples; -1 = unknown
+  bool operator==(const TaskUsage&) const = default;
+};
+
 struct TaskRecord {
   TaskPhase phase = TaskPhase::kAssigned;
   std::optional<TimePoint> start_time;
@@ -155,6 +169,26 @@ struct TaskRecord {
   std::optional<TaskExit> exit;
   std::string output_path;  // resolved stdout file
   std::string error_path;   // resolved stderr file ("" = merged)
+  std::optional<TaskUsage> usage;  // the latest the agent reported
+};
+
+// One run of a job, as `weft history` shows it: a requeued job runs again as a new attempt.
+// Recorded when the attempt's last rank has exited.
+struct AttemptRecord {
+  int attempt = 0;                     // the job's restart_count during this run
+  JobState state = JobState::kCompleted;  // how it ended; PREEMPTED when it was requeued
+  std::string reason;
+  TimePoint start_time{};
+  TimePoint end_time{};
+  int exit_code = 0;
+  int exit_signal = 0;
+  std::vector<std::string> nodes;      // rank order
+  std::int64_t cpu_usec = 0;           // all ranks
+  std::int64_t memory_peak_bytes = 0;  // the largest rank's peak
+  std::int64_t memory_limit_bytes = 0; // per rank; 0 = not limited
+  std::int64_t gpu_usec = 0;           // GPUs allocated × elapsed
+  int gpu_utilization = -1;            // mean percent; -1 = unknown
+  bool operator==(const AttemptRecord&) const = default;
 };
 
 struct Job {
@@ -183,6 +217,7 @@ struct Job {
   int array_task_id = -1;   // this task's index (SLURM_ARRAY_TASK_ID); -1 = not in an array
   Allocation allocation;         // empty while pending
   std::vector<TaskRecord> tasks;  // one per rank while running or finished
+  std::vector<AttemptRecord> attempts;  // every run that has ended, oldest first
 
   // True while any rank may still hold resources on its node (assigned or running).
   bool HoldsResources() const;

@@ -44,6 +44,100 @@ TaskExit ExitFrom(const json& j) {
   return e;
 }
 
+// Usage, attempts, GPUs and isolation are written only when present, so older records and
+// records of jobs without them stay as they were.
+json UsageJson(const TaskUsage& u) {
+  return json{{"cpu_usec", u.cpu_usec},
+              {"memory_peak_bytes", u.memory_peak_bytes},
+              {"memory_current_bytes", u.memory_current_bytes},
+              {"memory_limit_bytes", u.memory_limit_bytes},
+              {"gpu_utilization", u.gpu_utilization}};
+}
+TaskUsage UsageFrom(const json& j) {
+  TaskUsage u;
+  GetIf(j, "cpu_usec", u.cpu_usec);
+  GetIf(j, "memory_peak_bytes", u.memory_peak_bytes);
+  GetIf(j, "memory_current_bytes", u.memory_current_bytes);
+  GetIf(j, "memory_limit_bytes", u.memory_limit_bytes);
+  GetIf(j, "gpu_utilization", u.gpu_utilization);
+  return u;
+}
+std::optional<TaskUsage> GetOptUsage(const json& j) {
+  auto it = j.find("usage");
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  return UsageFrom(*it);
+}
+
+json AttemptJson(const AttemptRecord& a) {
+  return json{{"attempt", a.attempt},
+              {"state", ToString(a.state)},
+              {"reason", a.reason},
+              {"start_time", ToUnixMicros(a.start_time)},
+              {"end_time", ToUnixMicros(a.end_time)},
+              {"exit_code", a.exit_code},
+              {"exit_signal", a.exit_signal},
+              {"nodes", a.nodes},
+              {"cpu_usec", a.cpu_usec},
+              {"memory_peak_bytes", a.memory_peak_bytes},
+              {"memory_limit_bytes", a.memory_limit_bytes},
+              {"gpu_usec", a.gpu_usec},
+              {"gpu_utilization", a.gpu_utilization}};
+}
+AttemptRecord AttemptFrom(const json& j) {
+  AttemptRecord a;
+  GetIf(j, "attempt", a.attempt);
+  auto state = ParseJobState(j.at("state").get<std::string>());
+  if (!state) throw json::other_error::create(501, "unknown attempt state", &j);
+  a.state = *state;
+  GetIf(j, "reason", a.reason);
+  a.start_time = FromUnixMicros(j.value("start_time", std::int64_t{0}));
+  a.end_time = FromUnixMicros(j.value("end_time", std::int64_t{0}));
+  GetIf(j, "exit_code", a.exit_code);
+  GetIf(j, "exit_signal", a.exit_signal);
+  GetIf(j, "nodes", a.nodes);
+  GetIf(j, "cpu_usec", a.cpu_usec);
+  GetIf(j, "memory_peak_bytes", a.memory_peak_bytes);
+  GetIf(j, "memory_limit_bytes", a.memory_limit_bytes);
+  GetIf(j, "gpu_usec", a.gpu_usec);
+  GetIf(j, "gpu_utilization", a.gpu_utilization);
+  return a;
+}
+
+void PutGpusAndIsolation(json& j, const std::vector<GpuInfo>& gpus, const NodeIsolation& iso) {
+  if (!gpus.empty()) {
+    json list = json::array();
+    for (const GpuInfo& g : gpus) {
+      list.push_back(json{{"index", g.index}, {"uuid", g.uuid}, {"model", g.model},
+                          {"memory_bytes", g.memory_bytes}});
+    }
+    j["gpus"] = std::move(list);
+  }
+  if (iso != NodeIsolation{}) {
+    j["isolation"] = json{{"cgroup", iso.cgroup}, {"memory", iso.memory}, {"cpu", iso.cpu},
+                          {"pids", iso.pids},     {"cpuset", iso.cpuset}, {"devices", iso.devices},
+                          {"user", iso.user}};
+  }
+}
+void GetGpusAndIsolation(const json& j, std::vector<GpuInfo>& gpus, NodeIsolation& iso) {
+  for (const json& g : j.value("gpus", json::array())) {
+    GpuInfo info;
+    GetIf(g, "index", info.index);
+    GetIf(g, "uuid", info.uuid);
+    GetIf(g, "model", info.model);
+    GetIf(g, "memory_bytes", info.memory_bytes);
+    gpus.push_back(std::move(info));
+  }
+  if (auto it = j.find("isolation"); it != j.end() && it->is_object()) {
+    GetIf(*it, "cgroup", iso.cgroup);
+    GetIf(*it, "memory", iso.memory);
+    GetIf(*it, "cpu", iso.cpu);
+    GetIf(*it, "pids", iso.pids);
+    GetIf(*it, "cpuset", iso.cpuset);
+    GetIf(*it, "devices", iso.devices);
+    GetIf(*it, "user", iso.user);
+  }
+}
+
 json SignalJson(const SignalSpec& s) {
   return json{{"signal", s.signal}, {"before_us", s.before.count()}, {"batch_only", s.batch_only}};
 }
@@ -131,6 +225,7 @@ JobSpec SpecFrom(const json& j) {
     s.dependency = DependencyFrom(*it);
   }
   GetIf(j, "topology", s.topology);
+  GetIf(j, "require_isolation", s.require_isolation);
   s.signal = GetOptSignal(j, "signal");
   return s;
 }
@@ -176,6 +271,7 @@ void to_json(json& j, const JobSpec& s) {
            {"user", s.user}};
   // Written only when set, so records of plain jobs stay as they were.
   if (!s.topology.empty()) j["topology"] = s.topology;
+  if (s.require_isolation) j["require_isolation"] = true;
   if (s.signal) j["signal"] = SignalJson(*s.signal);
   if (!s.array.empty()) {
     json ranges = json::array();
@@ -213,6 +309,7 @@ void to_json(json& j, const TaskRecord& t) {
            {"exit", t.exit ? json(*t.exit) : json(nullptr)},
            {"output_path", t.output_path},
            {"error_path", t.error_path}};
+  if (t.usage) j["usage"] = UsageJson(*t.usage);
 }
 
 void to_json(json& j, const Job& job) {
@@ -238,6 +335,11 @@ void to_json(json& j, const Job& job) {
   if (job.preempted_at) j["preempted_at"] = ToUnixMicros(*job.preempted_at);
   if (job.preempted_by != 0) j["preempted_by"] = job.preempted_by;
   if (!job.preemption_reason.empty()) j["preemption_reason"] = job.preemption_reason;
+  if (!job.attempts.empty()) {
+    json attempts = json::array();
+    for (const AttemptRecord& a : job.attempts) attempts.push_back(AttemptJson(a));
+    j["attempts"] = std::move(attempts);
+  }
 }
 
 namespace {
@@ -363,6 +465,7 @@ class JobWriter {
     Key("priority"), Int(s.priority);
     Key("queue"), Str(s.queue);
     Key("requeue"), Bool(s.requeue);
+    if (s.require_isolation) Key("require_isolation"), Bool(true);
     Key("resources"), Raw("{"), Res(s.per_node);
     Key("script"), Str(s.script);
     if (s.signal) {
@@ -404,6 +507,7 @@ class JobWriter {
     Key("output_path"), Str(t.output_path);
     Key("phase"), Str(ToString(t.phase));
     Key("start_time"), OptTime(t.start_time);
+    if (t.usage) Key("usage"), Raw(json(UsageJson(*t.usage)).dump());
     Raw("}");
   }
 
@@ -420,6 +524,11 @@ class JobWriter {
     if (job.array_job_id != 0) {
       Key("array_job_id"), Int(job.array_job_id);
       Key("array_task_id"), Int(job.array_task_id);
+    }
+    if (!job.attempts.empty()) {
+      json attempts = json::array();
+      for (const AttemptRecord& a : job.attempts) attempts.push_back(AttemptJson(a));
+      Key("attempts"), Raw(attempts.dump());
     }
     Key("end_time"), OptTime(job.end_time);
     Key("exit_code"), Int(job.exit_code);
@@ -462,6 +571,7 @@ void to_json(json& j, const Node& n) {
            {"pool", n.pool},         {"capacity", n.capacity},
            {"gpu_model", n.gpu_model}, {"labels", n.labels},
            {"state", ToString(n.state)}, {"last_heartbeat", ToUnixMicros(n.last_heartbeat)}};
+  PutGpusAndIsolation(j, n.gpus, n.isolation);
 }
 
 void to_json(json& j, const TaskKey& k) {
@@ -481,6 +591,7 @@ void to_json(json& j, const TaskAssignment& a) {
            {"gpu_ids", a.gpu_ids}};
   if (a.warning) j["warning"] = SignalJson(*a.warning);
   if (a.stop) j["stop"] = json{{"signal", a.stop->signal}, {"grace_us", a.stop->grace.count()}};
+  if (!a.user.empty()) j["user"] = a.user;
 }
 
 void to_json(json& j, const TaskReport& r) {
@@ -489,15 +600,37 @@ void to_json(json& j, const TaskReport& r) {
            {"start_time", OptTime(r.start_time)},
            {"end_time", OptTime(r.end_time)},
            {"exit", r.exit ? json(*r.exit) : json(nullptr)}};
+  if (r.usage) j["usage"] = UsageJson(*r.usage);
 }
 
 void to_json(json& j, const NodeReport& r) {
   j = json{{"name", r.name},           {"address", r.address}, {"capacity", r.capacity},
            {"gpu_model", r.gpu_model}, {"labels", r.labels},   {"tasks", r.tasks}};
+  PutGpusAndIsolation(j, r.gpus, r.isolation);
 }
 
 void to_json(json& j, const NodeAssignments& a) {
   j = json{{"version", a.version}, {"tasks", a.tasks}};
+}
+
+void to_json(json& j, const User& u) {
+  j = json{{"name", u.name},
+           {"admin", u.admin},
+           {"token_sha256", u.token_sha256},
+           {"created", ToUnixMicros(u.created)},
+           {"revoked", u.revoked}};
+}
+
+Result<User> UserFromJson(const json& j) {
+  return Decode<User>("user", [&] {
+    User u;
+    u.name = j.at("name").get<std::string>();
+    GetIf(j, "admin", u.admin);
+    GetIf(j, "token_sha256", u.token_sha256);
+    u.created = FromUnixMicros(j.value("created", std::int64_t{0}));
+    GetIf(j, "revoked", u.revoked);
+    return u;
+  });
 }
 
 Result<JobSpec> JobSpecFromJson(const json& j) {
@@ -541,8 +674,10 @@ Result<Job> JobFromJson(const json& j) {
       if (auto it = t.find("exit"); it != t.end() && !it->is_null()) rec.exit = ExitFrom(*it);
       GetIf(t, "output_path", rec.output_path);
       GetIf(t, "error_path", rec.error_path);
+      rec.usage = GetOptUsage(t);
       job.tasks.push_back(std::move(rec));
     }
+    for (const json& a : j.value("attempts", json::array())) job.attempts.push_back(AttemptFrom(a));
     return job;
   });
 }
@@ -556,6 +691,7 @@ Result<Node> NodeFromJson(const json& j) {
     n.capacity = ResourcesFrom(j.at("capacity"));
     GetIf(j, "gpu_model", n.gpu_model);
     GetIf(j, "labels", n.labels);
+    GetGpusAndIsolation(j, n.gpus, n.isolation);
     n.state = j.value("state", "UP") == "UP" ? NodeState::kUp : NodeState::kDown;
     n.last_heartbeat = FromUnixMicros(j.value("last_heartbeat", std::int64_t{0}));
     return n;
@@ -570,6 +706,7 @@ Result<NodeReport> NodeReportFromJson(const json& j) {
     r.capacity = ResourcesFrom(j.at("capacity"));
     GetIf(j, "gpu_model", r.gpu_model);
     GetIf(j, "labels", r.labels);
+    GetGpusAndIsolation(j, r.gpus, r.isolation);
     for (const json& t : j.value("tasks", json::array())) {
       TaskReport tr;
       tr.key = KeyFrom(t.at("key"));
@@ -577,6 +714,7 @@ Result<NodeReport> NodeReportFromJson(const json& j) {
       tr.start_time = GetOptTime(t, "start_time");
       tr.end_time = GetOptTime(t, "end_time");
       if (auto it = t.find("exit"); it != t.end() && !it->is_null()) tr.exit = ExitFrom(*it);
+      tr.usage = GetOptUsage(t);
       r.tasks.push_back(std::move(tr));
     }
     return r;
@@ -610,6 +748,7 @@ Result<NodeAssignments> NodeAssignmentsFromJson(const json& j) {
         stop.grace = Duration(it->value("grace_us", std::int64_t{0}));
         a.stop = stop;
       }
+      GetIf(t, "user", a.user);
       out.tasks.push_back(std::move(a));
     }
     return out;

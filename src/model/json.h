@@ -8,6 +8,7 @@
 #include "model/job.h"
 #include "model/node.h"
 #include "model/task.h"
+#include "model/user.h"
 
 namespace weft::model {
 
@@ -23,6 +24,7 @@ void to_json(nlohmann::json& j, const TaskAssignment& a);
 void to_json(nlohmann::json& j, const TaskReport& r);
 void to_json(nlohmann::json& j, const NodeReport& r);
 void to_json(nlohmann::json& j, const NodeAssignments& a);
+void to_json(nlohmann::json& j, const User& u);
 
 // Exactly nlohmann::json(job).dump(), byte for byte, written straight into one string
 // instead of through a json tree (the store encodes a job at every state change, which made
@@ -37,6 +39,7 @@ Result<Job> JobFromJson(const nlohmann::json& j);
 Result<Node> NodeFromJson(const nlohmann::json& j);
 Result<NodeReport> NodeReportFromJson(const nlohmann::json& j);
 Result<NodeAssignments> NodeAssignmentsFromJson(const nlohmann::json& j);
+Result<User> UserFromJson(const nlohmann::json& j);
 
 // Parses text as JSON without throwing.
 Result<nlohmann::json> ParseJson(std::string_view text);

@@ -204,7 +204,32 @@ TEST(JsonTest, EncodeJobIsExactlyTheTreeDump) {
   job.tasks[0].output_path = "/o";
   job.tasks[0].error_path = "/e";
   job.tasks[1].phase = TaskPhase::kRunning;
+  job.spec.require_isolation = true;
+  job.tasks[0].usage = TaskUsage{1500000, 64 << 20, 0, 128 << 20, 87};
+  AttemptRecord attempt;
+  attempt.attempt = 0;
+  attempt.state = JobState::kPreempted;
+  attempt.reason = "preempted by job 99";
+  attempt.start_time = FromUnixMicros(1100);
+  attempt.end_time = FromUnixMicros(1900);
+  attempt.exit_code = 143;
+  attempt.exit_signal = 15;
+  attempt.nodes = {"n1", "n2"};
+  attempt.cpu_usec = 7;
+  attempt.memory_peak_bytes = 9;
+  attempt.memory_limit_bytes = 10;
+  attempt.gpu_usec = 11;
+  job.attempts = {attempt};
   EXPECT_EQ(EncodeJob(job), nlohmann::json(job).dump());
+  Result<Job> back = JobFromJson(nlohmann::json::parse(EncodeJob(job)));
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(back->attempts, job.attempts);
+  EXPECT_EQ(back->tasks[0].usage, job.tasks[0].usage);
+  EXPECT_FALSE(back->tasks[1].usage.has_value());
+  EXPECT_TRUE(back->spec.require_isolation);
+  job.spec.require_isolation = false;
+  job.tasks[0].usage.reset();
+  job.attempts.clear();
 
   job.spec.signal.reset();
   job.spec.array = {};
@@ -215,6 +240,47 @@ TEST(JsonTest, EncodeJobIsExactlyTheTreeDump) {
   job.preemption_reason.clear();
   job.array_job_id = 0;
   EXPECT_EQ(EncodeJob(job), nlohmann::json(job).dump());
+}
+
+// Agents report GPUs, isolation and usage; the controller keeps the first two in the node record.
+TEST(JsonTest, NodeReportCarriesGpusIsolationAndUsage) {
+  NodeReport report;
+  report.name = "n1";
+  report.gpus = {GpuInfo{0, "GPU-aaa", "NVIDIA H100", 80LL << 30}, GpuInfo{1, "GPU-bbb", "NVIDIA H100", 80LL << 30}};
+  report.isolation = NodeIsolation{"v1", true, true, true, false, true, true};
+  TaskReport task;
+  task.key = {7, 0, 1};
+  task.usage = TaskUsage{10, 20, 15, 30, -1};
+  report.tasks.push_back(task);
+  Result<NodeReport> back = NodeReportFromJson(nlohmann::json(report));
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(back->gpus, report.gpus);
+  EXPECT_EQ(back->isolation, report.isolation);
+  ASSERT_EQ(back->tasks.size(), 1u);
+  EXPECT_EQ(back->tasks[0].usage, task.usage);
+
+  Node node;
+  node.name = "n1";
+  node.gpus = report.gpus;
+  node.isolation = report.isolation;
+  Result<Node> stored = NodeFromJson(nlohmann::json(node));
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->gpus, node.gpus);
+  EXPECT_EQ(stored->isolation, node.isolation);
+  EXPECT_EQ(ToString(node.isolation), "v1: memory,cpu,pids,devices,user");
+  EXPECT_EQ(ToString(NodeIsolation{}), "none");
+  EXPECT_FALSE(nlohmann::json(Node{}).contains("isolation"));  // older records unchanged
+}
+
+TEST(JsonTest, AssignmentCarriesItsUser) {
+  NodeAssignments assignments;
+  TaskAssignment a;
+  a.key = {3, 0, 0};
+  a.user = "alice";
+  assignments.tasks.push_back(a);
+  Result<NodeAssignments> back = NodeAssignmentsFromJson(nlohmann::json(assignments));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->tasks[0].user, "alice");
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "model/job.h"
+#include "model/node.h"
 
 namespace weft::model {
 
@@ -71,6 +72,8 @@ struct TaskAssignment {
   // Set while the job is being preempted. A task not started yet is not started: it is
   // reported exited at once (exit code 0, `preempted`).
   std::optional<StopRequest> stop;
+  // The Unix user the task runs as (the job's owner) when the agent runs as root.
+  std::string user;
 };
 
 struct TaskReport {
@@ -79,6 +82,7 @@ struct TaskReport {
   std::optional<TimePoint> start_time;
   std::optional<TimePoint> end_time;
   std::optional<TaskExit> exit;
+  std::optional<TaskUsage> usage;  // so far while running; final once exited
 };
 
 // An agent's periodic, level-triggered report: who it is, what it has, every task it knows.
@@ -88,6 +92,8 @@ struct NodeReport {
   Resources capacity;
   std::string gpu_model;
   std::map<std::string, std::string> labels;
+  std::vector<GpuInfo> gpus;
+  NodeIsolation isolation;
   std::vector<TaskReport> tasks;
 };
 

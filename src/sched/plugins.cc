@@ -90,6 +90,11 @@ void ResourceFitFilter::Narrow(const PendingJob& job, NodeQuery& query) const {
   }
 }
 
+Verdict IsolationFilter::Filter(const PendingJob& job, const NodeView& node) const {
+  if (Accepts(job, node)) return Verdict::Success();
+  return Verdict::Unresolvable("node does not enforce isolation (memory, CPU, process limits)");
+}
+
 std::int64_t BestFitScore::Score(const PendingJob& job, const NodeView& node) const {
   // Fraction of the node's free resources the job would take, GPUs weighing most.
   // The shortcuts give what the division would (0 · 100 / free = 0; want >= free > 0 gives

@@ -78,6 +78,17 @@ class ResourceFitFilter final : public FilterPlugin {
   void Narrow(const PendingJob& job, NodeQuery& query) const override;
 };
 
+// --require-isolation: the node's agent enforces memory, CPU and process limits (and fences
+// GPUs where it has real ones). Other jobs pass anywhere.
+class IsolationFilter final : public FilterPlugin {
+ public:
+  std::string_view name() const override { return "isolation"; }
+  Verdict Filter(const PendingJob& job, const NodeView& node) const override;
+  bool Accepts(const PendingJob& job, const NodeView& node) const override {
+    return !job.require_isolation || node.isolated;
+  }
+};
+
 // Best fit: prefer the node the job fills most, keeping big holes for big jobs.
 class BestFitScore final : public ScorePlugin {
  public:

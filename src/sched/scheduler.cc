@@ -21,6 +21,7 @@ Profile DefaultProfile() {
   p.queue_order = std::make_unique<PriorityOrder>();
   p.filters.push_back(std::make_unique<NodeAvailableFilter>());
   p.filters.push_back(std::make_unique<ResourceFitFilter>());
+  p.filters.push_back(std::make_unique<IsolationFilter>());
   p.scorers.push_back(std::make_unique<BestFitScore>());
   return p;
 }
@@ -43,10 +44,11 @@ namespace {
 // (and the plan only fills) as the cycle goes on, so a shape that failed once fails for
 // every later job that would run at least as long.
 using Shape = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, std::string, bool,
-                         std::vector<std::string>, std::string>;
+                         std::vector<std::string>, std::string, bool>;
 Shape ShapeOf(const PendingJob& job) {
   return {job.num_nodes, job.per_node.cpu_milli, job.per_node.memory_bytes, job.per_node.gpus,
-          job.gpu_model, job.exclusive,          job.pools,          job.topology};
+          job.gpu_model, job.exclusive,          job.pools,          job.topology,
+          job.require_isolation};
 }
 
 }  // namespace

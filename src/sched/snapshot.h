@@ -24,6 +24,7 @@ struct NodeView {
   std::map<std::string, std::string> labels;
   bool schedulable = true;         // false while DOWN or draining
   bool idle = true;                // no allocation at all (what --exclusive needs)
+  bool isolated = false;           // enforces what --require-isolation needs
 };
 
 // One running job's hold on the cluster, for planning ahead (backfill). Its resources are
@@ -73,6 +74,7 @@ struct PendingJob {
   // "" = anywhere; "switch", "rack" or "zone": every rank on nodes with the same value of
   // that label (see GangPlacer, kTopologyLevels).
   std::string topology;
+  bool require_isolation = false;  // only nodes with `isolated`
   // Preemption holds (sched/preemption.h): this job preempted running jobs to make room for
   // itself. Until it starts it goes before every other job (so nobody else takes what its
   // victims free), and its quota ignores what stopping jobs still hold. While

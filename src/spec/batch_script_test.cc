@@ -270,6 +270,12 @@ TEST(ParseBatchScriptTest, PreemptibleJobsRequeueByDefault) {
   EXPECT_EQ(SpecOf("#SBATCH --requeue\n").max_retries, model::kDefaultPreemptRequeues);
 }
 
+TEST(ParseBatchScriptTest, RequireIsolationIsAWeftSwitch) {
+  EXPECT_FALSE(SpecOf("").require_isolation);
+  EXPECT_TRUE(SpecOf("#WEFT --require-isolation\n").require_isolation);
+  EXPECT_FALSE(SpecOf("#WEFT --require-isolation\n", {"--require-isolation=false"}).require_isolation);
+}
+
 TEST(ParseBatchScriptTest, SignalIsParsedWithSlurmDefaults) {
   const model::JobSpec usr1 = SpecOf("#SBATCH --signal=USR1\n");
   ASSERT_TRUE(usr1.signal.has_value());

@@ -219,6 +219,7 @@ SubmitOptions MergeLayers(const std::vector<SubmitOptions>& layers) {
     Take(out.exclusive, l.exclusive);
     Take(out.requeue, l.requeue);
     Take(out.preemptible, l.preemptible);
+    Take(out.require_isolation, l.require_isolation);
     Take(out.max_retries, l.max_retries);
     Take(out.signal, l.signal);
     Take(out.work_dir, l.work_dir);
@@ -263,6 +264,7 @@ Result<ParsedJob> ResolveJob(const SubmitOptions& o, JobBody body, const SubmitC
   spec.pools = o.pools.value_or(std::vector<std::string>{});
   spec.exclusive = o.exclusive.value_or(false);
   spec.preemptible = o.preemptible.value_or(false);
+  spec.require_isolation = o.require_isolation.value_or(false);
   // A preempted batch job is requeued unless it says --no-requeue (Slurm's default), a few
   // times unless --max-retries says how often.
   spec.requeue = o.requeue.value_or(spec.preemptible);

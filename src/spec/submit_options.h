@@ -75,6 +75,7 @@ struct SubmitOptions {
   std::optional<bool> exclusive;
   std::optional<bool> requeue;
   std::optional<bool> preemptible;
+  std::optional<bool> require_isolation;  // Weft --require-isolation
   std::optional<int> max_retries;
   std::optional<model::SignalSpec> signal;  // --signal
   std::optional<std::string> work_dir;  // as written: relative paths are against submit_dir

@@ -125,7 +125,7 @@ constexpr FieldOption kFieldOptions[] = {
     {"priority", "priority"}, {"preemptible", "preemptible"}, {"max_retries", "max-retries"},
     {"workdir", "chdir"},   {"output", "output"},           {"error", "error"},
     {"array", "array"},     {"dependency", "dependency"},   {"topology", "topology"},
-    {"signal", "signal"},
+    {"signal", "signal"},   {"require_isolation", "require-isolation"},
 };
 
 struct YamlJob {

@@ -75,7 +75,7 @@ TEST(ParseYamlJobTest, MinimalJobWithoutSetup) {
 TEST(ParseYamlJobTest, OtherFieldForms) {
   const auto job = ParseYamlJob(
       "resources:\n  gpus: A100:4\n  memory: 1024\npools: onprem\npriority: 5\npreemptible: yes\n"
-      "workdir: runs/a\noutput: out-%j.log\nerror: err-%j.log\nrun: ./train.sh\n",
+      "require_isolation: true\nworkdir: runs/a\noutput: out-%j.log\nerror: err-%j.log\nrun: ./train.sh\n",
       {}, Context());
 
   ASSERT_TRUE(job.has_value()) << job.error().message;
@@ -86,6 +86,7 @@ TEST(ParseYamlJobTest, OtherFieldForms) {
   EXPECT_EQ(spec.pools, (Args{"onprem"}));
   EXPECT_EQ(spec.priority, 5);
   EXPECT_TRUE(spec.preemptible);
+  EXPECT_TRUE(spec.require_isolation);
   EXPECT_EQ(spec.work_dir, "/home/alice/proj/runs/a");
   EXPECT_EQ(spec.output_pattern, "out-%j.log");
   EXPECT_EQ(spec.error_pattern, "err-%j.log");

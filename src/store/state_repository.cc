@@ -17,6 +17,10 @@ WriteOp PutNode(const model::Node& node) {
   return {"node/" + node.name, nlohmann::json(node).dump()};
 }
 
+WriteOp PutUser(const model::User& user) {
+  return {"user/" + user.name, nlohmann::json(user).dump()};
+}
+
 WriteOp PutNextJobId(model::JobId next) { return {"meta/next_job_id", std::to_string(next)}; }
 
 namespace {
@@ -48,6 +52,9 @@ Result<DurableState> LoadState(const KvStore& store) {
   auto nodes = DecodeAll<model::Node>(store, "node/", model::NodeFromJson);
   if (!nodes) return tl::unexpected(nodes.error());
   state.nodes = std::move(*nodes);
+  auto users = DecodeAll<model::User>(store, "user/", model::UserFromJson);
+  if (!users) return tl::unexpected(users.error());
+  state.users = std::move(*users);
   auto next = store.Get("meta/next_job_id");
   if (!next) return tl::unexpected(next.error());
   if (next->has_value()) {

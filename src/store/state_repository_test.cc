@@ -35,6 +35,18 @@ TEST(StateRepositoryTest, RoundTripsJobsInIdOrderNodesAndNextId) {
   EXPECT_EQ(state->next_job_id, 11);  // Never reuses a stored id, whatever meta says.
 }
 
+TEST(StateRepositoryTest, RoundTripsUsersWithTheirTokenHashOnly) {
+  InMemoryKvStore store;
+  model::User alice{"alice", false, std::string(64, 'a'), FromUnixMicros(5), false};
+  model::User root{"root", true, std::string(64, 'b'), FromUnixMicros(6), true};
+  ASSERT_TRUE(store.Write({PutUser(alice), PutUser(root)}).has_value());
+  auto state = LoadState(store);
+  ASSERT_TRUE(state.has_value()) << state.error().message;
+  ASSERT_EQ(state->users.size(), 2u);
+  EXPECT_EQ(state->users[0], alice);
+  EXPECT_EQ(state->users[1], root);
+}
+
 TEST(StateRepositoryTest, EmptyStoreLoadsEmptyState) {
   InMemoryKvStore store;
   auto state = LoadState(store);
