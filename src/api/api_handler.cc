@@ -33,11 +33,13 @@ HttpResponse JsonResponse(const json& body, int status = 200) {
   return r;
 }
 
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
+// A user may see and control only their own jobs; an admin every job.
+bool MayAccess(const Principal& caller, const model::Job& job) {
+  return caller.admin || job.spec.user == caller.user;
+}
+
+Error NotYours(model::JobId id) {
+  return {ErrorCode::kPermissionDenied, fmt::format("job {} belongs to another user", id)};
 }
 
 Result<model::JobId> ParseJobId(const std::string& text) {
@@ -93,8 +95,8 @@ HttpResponse ErrorResponse(const Error& error) {
                       net::HttpStatusFor(error.code));
 }
 
-ApiHandler::ApiHandler(controller::Controller& controller, EventLoop& loop, std::string token)
-    : controller_(controller), loop_(loop), token_(std::move(token)) {}
+ApiHandler::ApiHandler(controller::Controller& controller, EventLoop& loop, Authenticator& auth)
+    : controller_(controller), loop_(loop), auth_(auth) {}
 
 void ApiHandler::Handle(HttpRequest request, Responder respond) {
   if (request.path == "/healthz") {
@@ -103,15 +105,17 @@ void ApiHandler::Handle(HttpRequest request, Responder respond) {
   }
   const std::string auth = request.Header("authorization");
   const std::string_view prefix = "Bearer ";
-  if (!StartsWith(auth, prefix) || !ConstantTimeEquals(std::string_view(auth).substr(prefix.size()), token_)) {
+  std::optional<Principal> caller;
+  if (StartsWith(auth, prefix)) caller = auth_.Authenticate(std::string_view(auth).substr(prefix.size()));
+  if (!caller) {
     respond(ErrorResponse({ErrorCode::kUnauthenticated,
-                           "missing or wrong bearer token (set WEFT_TOKEN or run `weft up`)"}));
+                           "missing, wrong or revoked bearer token (set WEFT_TOKEN or run `weft up`)"}));
     return;
   }
-  Route(request, respond);
+  Route(request, respond, *caller);
 }
 
-void ApiHandler::Route(HttpRequest& request, Responder& respond) {
+void ApiHandler::Route(HttpRequest& request, Responder& respond, const Principal& caller) {
   const std::vector<std::string> parts = Split(std::string_view(request.path).substr(1), '/');
   const std::string& method = request.method;
   auto not_found = [&] {
@@ -127,6 +131,13 @@ void ApiHandler::Route(HttpRequest& request, Responder& respond) {
     const json& spec_json = body->contains("spec") ? (*body)["spec"] : *body;
     auto spec = model::JobSpecFromJson(spec_json);
     if (!spec) return respond(ErrorResponse(spec.error()));
+    // The job runs as whoever's token submitted it; an admin may submit for another user (as
+    // root may with sbatch --uid), and the local CLI names its caller.
+    if (!caller.admin || spec->user.empty()) spec->user = caller.user;
+    if (!IsValidUserName(spec->user)) {
+      return respond(ErrorResponse({ErrorCode::kInvalidArgument,
+                                    fmt::format("user: '{}' is not a valid user name", spec->user)}));
+    }
     loop_.Post([this, spec = std::move(*spec), respond]() mutable {
       controller_.Submit(std::move(spec), [respond](Result<model::Job> job) {
         if (!job) return respond(ErrorResponse(job.error()));
@@ -139,6 +150,7 @@ void ApiHandler::Route(HttpRequest& request, Responder& respond) {
   if (collection == "jobs" && parts.size() == 2 && method == "GET") {
     auto filter = ParseFilter(request);
     if (!filter) return respond(ErrorResponse(filter.error()));
+    if (!caller.admin) filter->user = caller.user;
     loop_.Post([this, filter = std::move(*filter), respond] {
       json jobs = json::array();
       controller_.ForEachJob(filter, [&](const model::Job& job) {
@@ -160,10 +172,12 @@ void ApiHandler::Route(HttpRequest& request, Responder& respond) {
     // GET /v1/jobs/{id}[?wait_ms=W]: W > 0 waits for the job to end.
     if (parts.size() == 3 && method == "GET") {
       const Duration wait = WaitParam(request);
-      loop_.Post([this, id = *id, wait, respond] {
-        controller_.WaitJob(id, wait, [respond](Result<model::Job> job) {
-          if (!job) return respond(ErrorResponse(job.error()));
-          respond(JsonResponse(JobDetail(*job)));
+      loop_.Post([this, id = *id, wait, respond, caller] {
+        const model::Job* job = controller_.FindJob(id);
+        if (job && !MayAccess(caller, *job)) return respond(ErrorResponse(NotYours(id)));
+        controller_.WaitJob(id, wait, [respond](Result<model::Job> done) {
+          if (!done) return respond(ErrorResponse(done.error()));
+          respond(JsonResponse(JobDetail(*done)));
         });
       });
       return;
@@ -171,7 +185,9 @@ void ApiHandler::Route(HttpRequest& request, Responder& respond) {
     // DELETE /v1/jobs/{id} or POST /v1/jobs/{id}/cancel
     if ((parts.size() == 3 && method == "DELETE") ||
         (parts.size() == 4 && parts[3] == "cancel" && method == "POST")) {
-      loop_.Post([this, id = *id, respond] {
+      loop_.Post([this, id = *id, respond, caller] {
+        const model::Job* target = controller_.FindJob(id);
+        if (target && !MayAccess(caller, *target)) return respond(ErrorResponse(NotYours(id)));
         controller_.Cancel(id, [respond](Result<model::Job> job) {
           if (!job) return respond(ErrorResponse(job.error()));
           respond(JsonResponse(JobSummary(*job)));
@@ -187,9 +203,10 @@ void ApiHandler::Route(HttpRequest& request, Responder& respond) {
       if (rank < 0 || offset < 0) {
         return respond(ErrorResponse({ErrorCode::kInvalidArgument, "rank and offset must be whole numbers"}));
       }
-      loop_.Post([this, id = *id, rank, offset, error_stream, respond] {
+      loop_.Post([this, id = *id, rank, offset, error_stream, respond, caller] {
         const model::Job* job = controller_.FindJob(id);
         if (!job) return respond(ErrorResponse({ErrorCode::kNotFound, fmt::format("job {} does not exist", id)}));
+        if (!MayAccess(caller, *job)) return respond(ErrorResponse(NotYours(id)));
         if (job->state == model::JobState::kPending || rank >= static_cast<long long>(job->tasks.size())) {
           if (job->state != model::JobState::kPending) {
             return respond(ErrorResponse({ErrorCode::kInvalidArgument,
@@ -234,6 +251,18 @@ void ApiHandler::Route(HttpRequest& request, Responder& respond) {
     });
     return;
   }
+  if (collection == "users") {
+    if (!caller.admin) {
+      return respond(ErrorResponse({ErrorCode::kPermissionDenied, "managing users needs an admin token"}));
+    }
+    return RouteUsers(request, parts, respond);
+  }
+  if (collection == "history" && parts.size() == 2 && method == "GET") {
+    return RouteHistory(request, respond, caller);
+  }
+  if (collection == "agents" && !caller.agent) {
+    return respond(ErrorResponse({ErrorCode::kPermissionDenied, "agent routes need the agent token"}));
+  }
   // POST /v1/agents/{name}/report
   if (collection == "agents" && parts.size() == 4 && parts[3] == "report" && method == "POST") {
     auto body = model::ParseJson(request.body);
@@ -264,6 +293,87 @@ void ApiHandler::Route(HttpRequest& request, Responder& respond) {
     return;
   }
   not_found();
+}
+
+void ApiHandler::RouteUsers(const HttpRequest& request, const std::vector<std::string>& parts,
+                            Responder& respond) {
+  auto view = [](const model::User& u) {
+    return json{{"name", u.name}, {"admin", u.admin}, {"revoked", u.revoked},
+                {"created", static_cast<double>(ToUnixMicros(u.created)) / 1e6}};
+  };
+  // POST /v1/users {"name": N, "admin": bool} → the user and its token (shown only now).
+  if (parts.size() == 2 && request.method == "POST") {
+    auto body = model::ParseJson(request.body);
+    if (!body) return respond(ErrorResponse(body.error()));
+    const json& name = body->contains("name") ? (*body)["name"] : json();
+    if (!name.is_string() || !IsValidUserName(name.get<std::string>())) {
+      return respond(ErrorResponse({ErrorCode::kInvalidArgument,
+                                    "name: must be a Unix user name (lower case letters, digits, '_' or '-')"}));
+    }
+    auto token = NewToken();
+    if (!token) return respond(ErrorResponse(token.error()));
+    model::User user;
+    user.name = name.get<std::string>();
+    user.admin = body->value("admin", false);
+    user.token_sha256 = Sha256Hex(*token);
+    loop_.Post([this, user, token = *token, respond, view] {
+      controller_.AddUser(user, [this, token, respond, view](Result<model::User> added) {
+        if (!added) return respond(ErrorResponse(added.error()));
+        auth_.Put(*added);
+        json out = view(*added);
+        out["token"] = token;
+        respond(JsonResponse(out, 201));
+      });
+    });
+    return;
+  }
+  // GET /v1/users
+  if (parts.size() == 2 && request.method == "GET") {
+    loop_.Post([this, respond, view] {
+      json users = json::array();
+      for (const auto& [name, user] : controller_.Users()) users.push_back(view(user));
+      respond(JsonResponse(json{{"users", std::move(users)}}));
+    });
+    return;
+  }
+  // DELETE /v1/users/{name}: revokes the user's token.
+  if (parts.size() == 3 && request.method == "DELETE") {
+    loop_.Post([this, name = parts[2], respond, view] {
+      controller_.RevokeUser(name, [this, respond, view](Result<model::User> revoked) {
+        if (!revoked) return respond(ErrorResponse(revoked.error()));
+        auth_.Put(*revoked);
+        respond(JsonResponse(view(*revoked)));
+      });
+    });
+    return;
+  }
+  respond(ErrorResponse({ErrorCode::kNotFound, fmt::format("no route for {} {}", request.method, request.path)}));
+}
+
+void ApiHandler::RouteHistory(const HttpRequest& request, Responder& respond, const Principal& caller) {
+  HistoryFilter filter;
+  if (auto it = request.query.find("user"); it != request.query.end()) filter.user = it->second;
+  if (auto it = request.query.find("queue"); it != request.query.end()) filter.queue = it->second;
+  if (auto it = request.query.find("since"); it != request.query.end() && !it->second.empty()) {
+    auto since = ParseInt(it->second);
+    if (!since || *since < 0) {
+      return respond(ErrorResponse({ErrorCode::kInvalidArgument, "since: must be a Unix time in seconds"}));
+    }
+    filter.since = FromUnixMicros(*since * 1000000);
+  }
+  if (!caller.admin) {
+    if (!filter.user.empty() && filter.user != caller.user) {
+      return respond(ErrorResponse({ErrorCode::kPermissionDenied, "only admins see other users' history"}));
+    }
+    filter.user = caller.user;
+  }
+  loop_.Post([this, filter = std::move(filter), respond] {
+    json rows = json::array();
+    controller_.ForEachJob({}, [&](const model::Job& job) {
+      for (json& row : HistoryRows(job, filter, loop_.clock().Now())) rows.push_back(std::move(row));
+    });
+    respond(JsonResponse(json{{"attempts", std::move(rows)}}));
+  });
 }
 
 }  // namespace weft::api

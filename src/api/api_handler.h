@@ -4,7 +4,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
+#include "api/auth.h"
 #include "common/event_loop.h"
 #include "controller/controller.h"
 #include "net/http.h"
@@ -13,18 +15,24 @@ namespace weft::api {
 
 class ApiHandler {
  public:
-  // `controller` is owned by `loop`'s thread and must outlive this handler and the server.
-  ApiHandler(controller::Controller& controller, EventLoop& loop, std::string token);
+  // `controller` is owned by `loop`'s thread and must outlive this handler and the server;
+  // so must `auth`, which the handler keeps in step with the users it adds and revokes.
+  ApiHandler(controller::Controller& controller, EventLoop& loop, Authenticator& auth);
 
   // Thread-safe; called on HTTP I/O threads.
   void Handle(net::HttpRequest request, net::Responder respond);
 
  private:
-  void Route(net::HttpRequest& request, net::Responder& respond);
+  void Route(net::HttpRequest& request, net::Responder& respond, const Principal& caller);
+  // /v1/users[/{name}]: admins only.
+  void RouteUsers(const net::HttpRequest& request, const std::vector<std::string>& parts,
+                  net::Responder& respond);
+  // GET /v1/history: attempts of jobs, filtered (a user sees their own only).
+  void RouteHistory(const net::HttpRequest& request, net::Responder& respond, const Principal& caller);
 
   controller::Controller& controller_;
   EventLoop& loop_;
-  std::string token_;
+  Authenticator& auth_;
 };
 
 // {"error": {"code": "...", "message": "..."}} with the status from the error's code.

@@ -1,5 +1,6 @@
 #include "api/job_view.h"
 
+#include "controller/accounting.h"
 #include "model/json.h"
 
 namespace weft::api {
@@ -9,6 +10,36 @@ using nlohmann::json;
 namespace {
 json OptTime(const std::optional<TimePoint>& t) {
   return t ? json(static_cast<double>(ToUnixMicros(*t)) / 1e6) : json(nullptr);
+}
+double Seconds(std::int64_t usec) { return static_cast<double>(usec) / 1e6; }
+
+json UsageView(const model::TaskUsage& u) {
+  return json{{"cpu_s", Seconds(u.cpu_usec)},
+              {"memory_peak_bytes", u.memory_peak_bytes},
+              {"memory_current_bytes", u.memory_current_bytes},
+              {"memory_limit_bytes", u.memory_limit_bytes},
+              {"gpu_utilization", u.gpu_utilization >= 0 ? json(u.gpu_utilization) : json(nullptr)}};
+}
+
+json AttemptView(const model::Job& job, const model::AttemptRecord& a) {
+  return json{{"job_id", job.id},
+              {"name", job.spec.name},
+              {"user", job.spec.user},
+              {"queue", job.spec.queue.empty() ? std::string(model::kDefaultQueue) : job.spec.queue},
+              {"attempt", a.attempt},
+              {"state", model::ToString(a.state)},
+              {"reason", a.reason},
+              {"start_time", OptTime(a.start_time)},
+              {"end_time", OptTime(a.end_time)},
+              {"elapsed_s", Seconds(std::chrono::duration_cast<std::chrono::microseconds>(a.end_time - a.start_time).count())},
+              {"exit_code", a.exit_code},
+              {"exit_signal", a.exit_signal},
+              {"nodes", a.nodes},
+              {"cpu_s", Seconds(a.cpu_usec)},
+              {"memory_peak_bytes", a.memory_peak_bytes},
+              {"memory_limit_bytes", a.memory_limit_bytes},
+              {"gpu_s", Seconds(a.gpu_usec)},
+              {"gpu_utilization", a.gpu_utilization >= 0 ? json(a.gpu_utilization) : json(nullptr)}};
 }
 }  // namespace
 
@@ -47,6 +78,11 @@ json JobSummary(const model::Job& job) {
       // Array tasks: the array job id (its first task's id) and this task's index; null otherwise.
       {"array_job_id", job.array_job_id != 0 ? json(job.array_job_id) : json(nullptr)},
       {"array_task_id", job.array_job_id != 0 ? json(job.array_task_id) : json(nullptr)},
+      // The current attempt's usage over its ranks (live while running); null when unmeasured.
+      {"usage", [&] {
+         auto usage = controller::JobUsage(job);
+         return usage ? UsageView(*usage) : json(nullptr);
+       }()},
   };
 }
 
@@ -61,7 +97,31 @@ json JobDetail(const model::Job& job) {
     ranks.push_back(std::move(rank));
   }
   j["ranks"] = std::move(ranks);
+  json attempts = json::array();
+  for (const model::AttemptRecord& a : job.attempts) attempts.push_back(AttemptView(job, a));
+  j["attempts"] = std::move(attempts);
   return j;
+}
+
+std::vector<json> HistoryRows(const model::Job& job, const HistoryFilter& filter, TimePoint now) {
+  std::vector<json> rows;
+  if (!filter.user.empty() && job.spec.user != filter.user) return rows;
+  const std::string queue = job.spec.queue.empty() ? std::string(model::kDefaultQueue) : job.spec.queue;
+  if (!filter.queue.empty() && queue != filter.queue) return rows;
+  for (const model::AttemptRecord& a : job.attempts) {
+    if (filter.since && a.end_time < *filter.since) continue;
+    rows.push_back(AttemptView(job, a));
+  }
+  // The attempt in progress, as sacct shows running jobs.
+  if (job.state == model::JobState::kRunning && job.start_time) {
+    model::AttemptRecord current = controller::EndAttempt(job, now, model::JobState::kRunning);
+    current.state = model::JobState::kRunning;
+    current.reason = job.reason;
+    json row = AttemptView(job, current);
+    row["end_time"] = nullptr;
+    rows.push_back(std::move(row));
+  }
+  return rows;
 }
 
 json NodeView(const controller::NodeStatus& status) {
@@ -74,6 +134,15 @@ json NodeView(const controller::NodeStatus& status) {
               {"allocated", status.allocated},
               {"gpu_model", status.node.gpu_model},
               {"labels", status.node.labels},
+              {"gpus", [&] {
+                 json gpus = json::array();
+                 for (const model::GpuInfo& g : status.node.gpus) {
+                   gpus.push_back(json{{"index", g.index}, {"uuid", g.uuid}, {"model", g.model},
+                                       {"memory_bytes", g.memory_bytes}});
+                 }
+                 return gpus;
+               }()},
+              {"isolation", model::ToString(status.node.isolation)},
               {"jobs", jobs},
               {"last_heartbeat", static_cast<double>(ToUnixMicros(status.node.last_heartbeat)) / 1e6}};
 }

@@ -2,6 +2,10 @@
 // the dashboard depend on. Full records (script, environment) only where asked for.
 #pragma once
 
+#include <optional>
+#include <string>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "controller/controller.h"
@@ -16,5 +20,15 @@ nlohmann::json JobDetail(const model::Job& job);
 nlohmann::json NodeView(const controller::NodeStatus& status);
 // Quota values are null where unlimited.
 nlohmann::json QueueView(const controller::QueueStatus& status);
+
+// `weft history`: which attempts to show.
+struct HistoryFilter {
+  std::string user;   // "" = everyone's
+  std::string queue;  // "" = every queue
+  std::optional<TimePoint> since;  // attempts that ended (or run) at or after it
+};
+// One row per attempt of `job` that matches (sacct's rows): ended attempts from its record,
+// plus the current one while it runs, with live usage. Elapsed and usage in seconds and bytes.
+std::vector<nlohmann::json> HistoryRows(const model::Job& job, const HistoryFilter& filter, TimePoint now);
 
 }  // namespace weft::api

@@ -1,6 +1,7 @@
 #include "api/server.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "api/api_handler.h"
+#include "api/auth.h"
 #include "common/log.h"
 #include "controller/controller.h"
 #include "controller/persister.h"
@@ -40,16 +42,6 @@ Result<> WriteFileAtomically(const std::string& path, const std::string& content
   return {};
 }
 
-Result<std::string> RandomHex(std::size_t bytes) {
-  std::string raw(bytes, '\0');
-  std::ifstream urandom("/dev/urandom", std::ios::binary);
-  if (!urandom.read(raw.data(), static_cast<std::streamsize>(bytes))) {
-    return Fail(ErrorCode::kInternal, "cannot read /dev/urandom");
-  }
-  std::string hex;
-  for (unsigned char c : raw) hex += fmt::format("{:02x}", c);
-  return hex;
-}
 
 }  // namespace
 
@@ -61,7 +53,7 @@ Result<std::string> LoadOrCreateToken(const std::string& state_dir) {
     std::getline(in, token);
     if (!token.empty()) return token;
   }
-  auto token = RandomHex(32);
+  auto token = NewToken();
   if (!token) return token;
   if (auto w = WriteFileAtomically(path, *token + "\n", 0600); !w) return tl::unexpected(w.error());
   return token;
@@ -106,7 +98,19 @@ Result<> RunServer(const ServerOptions& options) {
   });
   restored.get_future().wait();
 
-  ApiHandler handler(controller, loop, *token);
+  std::string admin_user = options.admin_user;
+  if (admin_user.empty()) {
+    const passwd* pw = ::getpwuid(::geteuid());
+    admin_user = pw ? pw->pw_name : "root";
+  }
+  Authenticator auth(*token, admin_user);
+  std::promise<void> users_loaded;
+  loop.Post([&] {
+    for (const auto& [name, user] : controller.Users()) auth.Put(user);
+    users_loaded.set_value();
+  });
+  users_loaded.get_future().wait();
+  ApiHandler handler(controller, loop, auth);
   auto server = net::StartHttpServer(
       options.listen,
       [&handler](net::HttpRequest request, net::Responder respond) {

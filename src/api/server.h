@@ -13,6 +13,8 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:8642";  // port 0 picks a free port (see DIR/address)
   std::string state_dir;                   // weft.db, token (0600), address
   int http_threads = 2;
+  // The user the admin token stands for (its jobs run as it); "" = whoever runs the server.
+  std::string admin_user;
   model::ClusterConfig config = DefaultConfig();  // queues and scheduler settings
   static model::ClusterConfig DefaultConfig() {
     model::ClusterConfig c;

@@ -25,11 +25,23 @@ int CancelCommand(const std::vector<long long>& ids);
 int LogsCommand(long long id, int rank, bool follow, bool error_stream);
 
 int QueueCommand(bool json, bool all);
-int HistoryCommand(bool json, int limit);
+struct HistoryOptions {
+  bool json = false;
+  int limit = 100;    // newest first; 0 = all
+  std::string user;   // "" = everyone's the token may see
+  std::string queue;
+  std::string since;  // "2026-12-01[T10:30[:00]]" or a span back ("2h", "7d"); "" = all
+};
+// sacct: one row per attempt (a requeued job has several), with accounting.
+int HistoryCommand(const HistoryOptions& options);
 int ShowCommand(long long id, bool json);
 int NodesCommand(bool json);
 // sshare-like: quota, usage, borrowing and pending demand per queue.
 int QueuesCommand(bool json);
+// `weft user add NAME [--admin]` (prints the token, once), `weft user list`, `weft user revoke NAME`.
+int UserAddCommand(const std::string& name, bool admin);
+int UserListCommand(bool json);
+int UserRevokeCommand(const std::string& name);
 
 struct UpOptions {
   int agents = 2;

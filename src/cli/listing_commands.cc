@@ -1,4 +1,5 @@
 // queue, history, show, nodes: read-only views, as tables or `-o json`.
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -78,20 +79,89 @@ int QueueCommand(bool as_json, bool all) {
   return 0;
 }
 
-int HistoryCommand(bool as_json, int limit) {
+// "90s", "90m", "2h", "7d" → seconds; nullopt for anything else.
+std::optional<long long> ParseSpanSeconds(const std::string& text) {
+  if (text.size() < 2) return std::nullopt;
+  const char unit = text.back();
+  const long long scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
+  if (scale == 0) return std::nullopt;
+  auto n = ParseInt(text.substr(0, text.size() - 1));
+  if (!n || *n < 0) return std::nullopt;
+  return *n * scale;
+}
+
+// sacct -S: "2026-12-01", "2026-12-01T10:30[:00]" (local time) or a span back from now
+// ("90m", "2h", "7d"). Returns Unix seconds.
+Result<long long> ParseSince(const std::string& text) {
+  if (auto span = ParseSpanSeconds(text)) return static_cast<long long>(NowSeconds()) - *span;
+  std::tm tm{};
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+  char tail = 0;
+  const int n = std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d%c", &y, &mo, &d, &h, &mi, &sec, &tail);
+  if (n != 3 && n != 5 && n != 6) {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("--since: '{}' is neither a date (2026-12-01[T10:30[:00]]) nor a span (2h, 7d)", text));
+  }
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  tm.tm_isdst = -1;
+  const std::time_t t = std::mktime(&tm);
+  if (t == -1 || mo < 1 || mo > 12 || d < 1 || d > 31) {
+    return Fail(ErrorCode::kInvalidArgument, fmt::format("--since: '{}' is not a valid date", text));
+  }
+  return static_cast<long long>(t);
+}
+
+std::string CpuText(double seconds) {
+  return seconds < 60 ? fmt::format("{:.2f}s", seconds) : FormatElapsed(static_cast<long long>(seconds));
+}
+
+int HistoryCommand(const HistoryOptions& options) {
+  std::string query;
+  auto add = [&](const char* key, const std::string& value) {
+    query += (query.empty() ? "?" : "&") + std::string(key) + "=" + value;
+  };
+  if (!options.user.empty()) add("user", options.user);
+  if (!options.queue.empty()) add("queue", options.queue);
+  if (!options.since.empty()) {
+    auto since = ParseSince(options.since);
+    if (!since) return ReportError(since.error(), 2);
+    add("since", std::to_string(std::max(0LL, *since)));
+  }
   auto client = Connect();
   if (!client) return ReportError(client.error());
-  auto jobs = (*client)->Get(fmt::format(
-      "/v1/jobs?state=COMPLETED,FAILED,CANCELLED,TIMEOUT,OOM_KILLED,NODE_FAIL,PREEMPTED&limit={}", limit));
-  if (!jobs) return ReportError(jobs.error());
-  if (as_json) return PrintJson(*jobs);
+  auto history = (*client)->Get("/v1/history" + query);
+  if (!history) return ReportError(history.error());
+  json& attempts = (*history)["attempts"];
+  // Newest first, at most `limit` rows (by end, running ones first).
+  std::vector<json> rows_json(attempts.begin(), attempts.end());
+  std::stable_sort(rows_json.begin(), rows_json.end(), [](const json& a, const json& b) {
+    const double ea = a["end_time"].is_number() ? a["end_time"].get<double>() : 1e18;
+    const double eb = b["end_time"].is_number() ? b["end_time"].get<double>() : 1e18;
+    return ea > eb;
+  });
+  if (options.limit > 0 && rows_json.size() > static_cast<std::size_t>(options.limit)) rows_json.resize(options.limit);
+  if (options.json) return PrintJson(json{{"attempts", rows_json}});
   std::vector<std::vector<std::string>> rows;
-  for (const json& job : (*jobs)["jobs"]) {
-    rows.push_back({std::to_string(job.value("id", 0LL)), job.value("name", ""), job.value("user", ""),
-                    job.value("state", ""), fmt::format("{}:{}", job.value("exit_code", 0), job.value("exit_signal", 0)),
-                    Elapsed(job), std::to_string(job.value("num_nodes", 1)), NodeList(job)});
+  for (const json& a : rows_json) {
+    const long long limit_bytes = a.value("memory_limit_bytes", 0LL);
+    rows.push_back({std::to_string(a.value("job_id", 0LL)), std::to_string(a.value("attempt", 0)), a.value("name", ""),
+                    a.value("user", ""), a.value("queue", ""), a.value("state", ""),
+                    fmt::format("{}:{}", a.value("exit_code", 0), a.value("exit_signal", 0)), TimeText(a["start_time"]),
+                    FormatElapsed(static_cast<long long>(a.value("elapsed_s", 0.0))), CpuText(a.value("cpu_s", 0.0)),
+                    model::FormatMemory(a.value("memory_peak_bytes", 0LL)),
+                    limit_bytes > 0 ? model::FormatMemory(limit_bytes) : "-",
+                    fmt::format("{:.0f}", a.value("gpu_s", 0.0)),
+                    a["gpu_utilization"].is_number() ? fmt::format("{}%", a["gpu_utilization"].get<int>()) : "-",
+                    NodeList(a)});
   }
-  std::fputs(RenderTable({"JOBID", "NAME", "USER", "STATE", "EXITCODE", "ELAPSED", "NODES", "NODELIST"}, rows).c_str(),
+  std::fputs(RenderTable({"JOBID", "ATTEMPT", "NAME", "USER", "QUEUE", "STATE", "EXITCODE", "START", "ELAPSED",
+                          "CPUTIME", "MAXMEM", "MEMLIMIT", "GPU_S", "GPU_UTIL", "NODELIST"},
+                         rows).c_str(),
              stdout);
   return 0;
 }
@@ -125,6 +195,16 @@ int ShowCommand(long long id, bool as_json) {
   line("Restarts", std::to_string(j.value("restart_count", 0)));
   if (!j.value("preemption_reason", "").empty()) line("Preemption", j.value("preemption_reason", ""));
   line("WorkDir", j.value("work_dir", ""));
+  if (j["usage"].is_object()) {
+    const json& u = j["usage"];
+    const long long limit_bytes = u.value("memory_limit_bytes", 0LL);
+    std::string usage = fmt::format("cpu={} mem={} peak={} limit={}", CpuText(u.value("cpu_s", 0.0)),
+                                    model::FormatMemory(u.value("memory_current_bytes", 0LL)),
+                                    model::FormatMemory(u.value("memory_peak_bytes", 0LL)),
+                                    limit_bytes > 0 ? model::FormatMemory(limit_bytes) : "none");
+    if (u["gpu_utilization"].is_number()) usage += fmt::format(" gpu_util={}%", u["gpu_utilization"].get<int>());
+    line("Usage", usage);
+  }
   if (j.contains("ranks")) {
     for (std::size_t r = 0; r < j["ranks"].size(); ++r) {
       const json& rank = j["ranks"][r];
@@ -136,9 +216,26 @@ int ShowCommand(long long id, bool as_json) {
         detail += fmt::format(" phase={} output={}", task.value("phase", ""), task.value("output_path", ""));
         if (task["exit"].is_object()) {
           detail += fmt::format(" exit={}:{}", task["exit"].value("exit_code", 0), task["exit"].value("signal", 0));
+          if (task["exit"].value("oom_killed", false)) detail += " oom_killed";
+        }
+        if (task.contains("usage") && task["usage"].is_object()) {
+          const json& u = task["usage"];
+          detail += fmt::format(" peak_mem={}", model::FormatMemory(u.value("memory_peak_bytes", 0LL)));
+          if (u.value("memory_limit_bytes", 0LL) > 0) {
+            detail += fmt::format(" mem_limit={}", model::FormatMemory(u.value("memory_limit_bytes", 0LL)));
+          }
         }
       }
       line(fmt::format("Rank{}", r), detail);
+    }
+  }
+  if (j.contains("attempts")) {
+    for (const json& a : j["attempts"]) {
+      line(fmt::format("Attempt{}", a.value("attempt", 0)),
+           fmt::format("state={} exit={}:{} start={} elapsed={} nodes={} cpu={} peak_mem={}", a.value("state", ""),
+                       a.value("exit_code", 0), a.value("exit_signal", 0), TimeText(a["start_time"]),
+                       FormatElapsed(static_cast<long long>(a.value("elapsed_s", 0.0))), NodeList(a),
+                       CpuText(a.value("cpu_s", 0.0)), model::FormatMemory(a.value("memory_peak_bytes", 0LL))));
     }
   }
   std::fputs(out.c_str(), stdout);
@@ -163,9 +260,16 @@ int NodesCommand(bool as_json) {
                                 model::FormatMemory(cap.value("memory_bytes", 0LL))),
                     fmt::format("{}/{}{}", used.value("gpus", 0LL), cap.value("gpus", 0LL),
                                 n.value("gpu_model", "").empty() ? "" : " " + n.value("gpu_model", "")),
-                    std::to_string(n["jobs"].size()), n.value("address", ""), labels.empty() ? "-" : labels});
+                    std::to_string(n["jobs"].size()), n.value("address", ""), labels.empty() ? "-" : labels,
+                    n.value("isolation", "none")});
+    // Real GPUs, one line each under their node: index, UUID, model, memory.
+    for (const json& g : n.value("gpus", json::array())) {
+      rows.push_back({fmt::format("  gpu{}", g.value("index", 0)), g.value("uuid", ""), "", "",
+                      model::FormatMemory(g.value("memory_bytes", 0LL)), g.value("model", ""), "", "", "", ""});
+    }
   }
-  std::fputs(RenderTable({"NODE", "STATE", "POOL", "CPUS(A/T)", "MEM(A/T)", "GPUS(A/T)", "JOBS", "ADDRESS", "LABELS"},
+  std::fputs(RenderTable({"NODE", "STATE", "POOL", "CPUS(A/T)", "MEM(A/T)", "GPUS(A/T)", "JOBS", "ADDRESS", "LABELS",
+                          "ISOLATION"},
                          rows).c_str(),
              stdout);
   return 0;

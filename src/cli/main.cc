@@ -28,9 +28,12 @@ int Main(int argc, char** argv) {
   bool all = false;
   queue->add_flag("-a,--all", all, "include finished jobs");
   json_flag(queue);
-  auto* history = app.add_subcommand("history", "finished jobs with accounting (sacct)");
-  int limit = 100;
-  history->add_option("-n,--limit", limit, "how many, newest first");
+  auto* history = app.add_subcommand("history", "every attempt of every job, with accounting (sacct)");
+  HistoryOptions history_options;
+  history->add_option("-n,--limit", history_options.limit, "how many rows, newest first (0: all)");
+  history->add_option("-u,--user", history_options.user, "only this user's jobs");
+  history->add_option("-q,--queue", history_options.queue, "only this queue's jobs");
+  history->add_option("-S,--since", history_options.since, "ended since: 2026-12-01[T10:30] or a span (2h, 7d)");
   json_flag(history);
   auto* show = app.add_subcommand("show", "one job in detail (scontrol show job)");
   long long show_id = 0;
@@ -56,6 +59,17 @@ int Main(int argc, char** argv) {
   logs->add_option("--rank", rank, "which rank (node) of the job");
   logs->add_flag("-f,--follow", follow, "keep printing as the job writes");
   logs->add_flag("--error", error_stream, "the -e/--error file instead of the output");
+  auto* user = app.add_subcommand("user", "API users and their tokens (admin)");
+  user->require_subcommand(1);
+  auto* user_add = user->add_subcommand("add", "create a user; prints its token once");
+  std::string user_name;
+  bool user_admin = false;
+  user_add->add_option("name", user_name, "the Unix user its jobs run as")->required();
+  user_add->add_flag("--admin", user_admin, "may see and control every job and manage users");
+  auto* user_list = user->add_subcommand("list", "every user");
+  json_flag(user_list);
+  auto* user_revoke = user->add_subcommand("revoke", "revoke a user's token");
+  user_revoke->add_option("name", user_name)->required();
   auto* up = app.add_subcommand("up", "start a local cluster in the background");
   UpOptions up_options;
   up->add_option("--agents", up_options.agents, "number of node agents");
@@ -78,7 +92,11 @@ int Main(int argc, char** argv) {
   }
   const bool as_json = output == "json";
   if (*queue) return QueueCommand(as_json, all);
-  if (*history) return HistoryCommand(as_json, limit);
+  history_options.json = as_json;
+  if (*history) return HistoryCommand(history_options);
+  if (*user_add) return UserAddCommand(user_name, user_admin);
+  if (*user_list) return UserListCommand(as_json);
+  if (*user_revoke) return UserRevokeCommand(user_name);
   if (*show) return ShowCommand(show_id, as_json);
   if (*nodes) return NodesCommand(as_json);
   if (*queues) return QueuesCommand(as_json);

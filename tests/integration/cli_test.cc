@@ -55,9 +55,10 @@ TEST(CliTest, ListingsTakeJsonAndCommandLineOverridesDirectives) {
 
   ASSERT_EQ(history.exit_code, 0);
   const nlohmann::json h = nlohmann::json::parse(history.out);
-  ASSERT_EQ(h["jobs"].size(), 1u);
-  EXPECT_EQ(h["jobs"][0]["name"], "fromcli");
-  EXPECT_EQ(h["jobs"][0]["state"], "COMPLETED");
+  ASSERT_EQ(h["attempts"].size(), 1u);
+  EXPECT_EQ(h["attempts"][0]["name"], "fromcli");
+  EXPECT_EQ(h["attempts"][0]["state"], "COMPLETED");
+  EXPECT_EQ(h["attempts"][0]["nodes"].size(), 1u);
   EXPECT_EQ(nlohmann::json::parse(nodes.out)["nodes"].size(), 2u);
   EXPECT_TRUE(nlohmann::json::parse(queue.out)["jobs"].empty());
   EXPECT_NE(table.out.find("fromcli"), std::string::npos);
