@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "agent/agent.h"
+#include "agent/gpu_discovery.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "spec/job_spec_parser.h"
@@ -54,6 +55,7 @@ int AgentMain(int argc, char** argv) {
   std::string token_file, memory, gpus = "0", labels, address;
   int cpus = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   double heartbeat_s = 2, kill_wait_s = 5;
+  std::string isolation = "on", nvml_library;
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
   config.name = host;
@@ -69,6 +71,12 @@ int AgentMain(int argc, char** argv) {
   app.add_option("--address", address, "address peers use to reach this node");
   app.add_option("--heartbeat", heartbeat_s, "seconds between reports");
   app.add_option("--kill-wait", kill_wait_s, "seconds between SIGTERM and SIGKILL");
+  app.add_option("--isolation", isolation, "on: every task in its own cgroup with limits; off: none")
+      ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--cgroup-parent", config.isolation.cgroup_parent,
+                 "cgroup path to nest task cgroups under (default: the agent's own cgroup)");
+  app.add_option("--pids-limit", config.isolation.pids_limit, "most processes per task (0: no limit)");
+  app.add_option("--nvml-library", nvml_library, "NVML library for --gpus auto (default libnvidia-ml.so.1)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -93,8 +101,23 @@ int AgentMain(int argc, char** argv) {
     config.capacity.memory_bytes = *bytes;
   }
   if (gpus == "auto") {
-    weft::Log(weft::LogLevel::kInfo, "--gpus auto: GPU discovery is not available yet; offering 0 GPUs");
-    config.capacity.gpus = 0;
+    // NVML, loaded at run time: no driver means no GPUs (one log line), not a failure.
+    std::shared_ptr<weft::agent::GpuDiscovery> nvml = weft::agent::GpuDiscovery::OpenOrLog(nvml_library);
+    std::vector<weft::agent::GpuDevice> devices;
+    if (nvml) {
+      auto found = nvml->Devices();
+      if (!found) return fail("--gpus auto: " + found.error().message);
+      devices = std::move(*found);
+    }
+    config.capacity.gpus = static_cast<std::int64_t>(devices.size());
+    for (const auto& d : devices) {
+      config.gpus.push_back(weft::model::GpuInfo{d.index, d.uuid, d.model, d.memory_bytes});
+      weft::Log(weft::LogLevel::kInfo, "GPU {}: {} {} ({} MiB, /dev/nvidia{})", d.index, d.model, d.uuid,
+                d.memory_bytes >> 20, d.minor);
+    }
+    if (!devices.empty()) config.gpu_model = devices.front().model;
+    config.isolation.gpus = std::move(devices);
+    config.isolation.gpu_library = std::move(nvml);
   } else {
     auto n = weft::ParseInt(gpus);
     if (!n || *n < 0) return fail("--gpus: '" + gpus + "' is not a count or 'auto'");
@@ -111,6 +134,10 @@ int AgentMain(int argc, char** argv) {
   config.address = address.empty() ? LocalAddressTowards(config.server_url) : address;
   config.heartbeat_interval = std::chrono::microseconds(static_cast<long long>(heartbeat_s * 1e6));
   config.kill_wait = std::chrono::microseconds(static_cast<long long>(kill_wait_s * 1e6));
+  if (config.isolation.pids_limit < 0) return fail("--pids-limit: must be 0 or more");
+  config.isolation.cgroups = isolation == "on";
+  config.isolation.run_as_owner = ::geteuid() == 0;  // only root can switch users
+  config.isolation.node_cpus = cpus;
 
   sigset_t stop;
   sigemptyset(&stop);

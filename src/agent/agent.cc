@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include <cctype>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -7,6 +8,8 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "agent/child_reaper.h"
 #include "agent/task_supervisor.h"
@@ -170,6 +173,16 @@ void RunWatcher(std::shared_ptr<ControllerClient> client, std::shared_ptr<Worker
 
 }  // namespace
 
+std::string CgroupBaseName(const std::string& node, const std::string& work_dir) {
+  std::string safe;
+  for (char c : node) safe += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_';
+  if (safe.size() > 40) safe.resize(40);
+  // FNV-1a of the work dir: two agents of one host (weft up, tests) never share a base.
+  std::uint32_t hash = 2166136261u;
+  for (char c : work_dir) hash = (hash ^ static_cast<unsigned char>(c)) * 16777619u;
+  return fmt::format("weft-{}-{:08x}", safe, hash);
+}
+
 class Agent::Impl {
  public:
   Impl(AgentConfig config, ControllerClientFactory clients)
@@ -189,6 +202,8 @@ class Agent::Impl {
   enum class Phase { kNew, kStarted, kStopped } phase_ = Phase::kNew;  // caller's thread
   // Declared before the supervisor and destroyed (joined) in Stop(), before it.
   std::unique_ptr<net::AsioEventLoop> loop_;
+  std::unique_ptr<TaskIsolation> isolation_;
+  model::NodeIsolation enforced_;  // what isolation_ enforces, reported with every heartbeat
   std::unique_ptr<TaskSupervisor> supervisor_;
   std::shared_ptr<LoopGate> gate_;
   std::shared_ptr<WorkerState> report_state_ = std::make_shared<WorkerState>();
@@ -207,9 +222,16 @@ Result<> Agent::Impl::Start() {
   phase_ = Phase::kStarted;
   ChildReaper::Instance();  // a subreaper before the first task starts
 
+  auto isolation = TaskIsolation::Create(config_.isolation, CgroupBaseName(config_.name, config_.work_dir));
+  if (!isolation) {
+    phase_ = Phase::kStopped;
+    return tl::unexpected(isolation.error());
+  }
+  isolation_ = std::move(*isolation);
+  enforced_ = isolation_->Describe();
   loop_ = std::make_unique<net::AsioEventLoop>();
   supervisor_ = std::make_unique<TaskSupervisor>(
-      SupervisorConfig{config_.name, config_.work_dir, config_.kill_wait}, *loop_,
+      SupervisorConfig{config_.name, config_.work_dir, config_.kill_wait, isolation_.get()}, *loop_,
       [this] { ScheduleReport(); });
   gate_ = std::make_shared<LoopGate>(loop_.get());
   loop_->Start();
@@ -261,6 +283,7 @@ void Agent::Impl::Stop() {
   shut_down.get_future().wait();
   loop_->Stop();
   loop_.reset();  // joins the loop thread: nothing runs on the supervisor any more
+  isolation_->Close();
   Log(LogLevel::kInfo, "agent {} stopped", config_.name);
 }
 
@@ -279,6 +302,8 @@ void Agent::Impl::SubmitReport() {
   report.capacity = config_.capacity;
   report.gpu_model = config_.gpu_model;
   report.labels = config_.labels;
+  report.gpus = config_.gpus;
+  report.isolation = enforced_;
   report.tasks = supervisor_->Snapshot();
   std::lock_guard lock(report_state_->mu);
   report_state_->latest = std::move(report);
@@ -286,6 +311,7 @@ void Agent::Impl::SubmitReport() {
 }
 
 void Agent::Impl::Heartbeat() {
+  supervisor_->SampleUsage();
   SubmitReport();
   supervisor_->CollectLeftovers();
   loop_->RunAfter(config_.heartbeat_interval, [this] { Heartbeat(); });

@@ -14,8 +14,10 @@
 #include <string>
 
 #include "agent/controller_client.h"
+#include "agent/task_isolation.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "model/node.h"
 #include "model/resources.h"
 
 namespace weft::agent {
@@ -31,7 +33,14 @@ struct AgentConfig {
   std::string work_dir;  // agent state: scripts, exit files
   Duration heartbeat_interval = std::chrono::seconds(2);
   Duration kill_wait = std::chrono::seconds(5);  // SIGTERM → SIGKILL grace
+  // Cgroups, owners, GPU fencing (src/agent/task_isolation.h). Its base cgroup is named after
+  // the node and work_dir, so an agent restarted on the same work_dir finds its tasks' cgroups.
+  IsolationConfig isolation;
+  std::vector<model::GpuInfo> gpus;  // real GPUs discovered (--gpus auto), reported as is
 };
+
+// The agent's container cgroup: "weft-<node>-<hash of work_dir>".
+std::string CgroupBaseName(const std::string& node, const std::string& work_dir);
 
 // Makes one client per call; each agent thread that talks to the controller gets its own.
 using ControllerClientFactory = std::function<std::unique_ptr<ControllerClient>()>;

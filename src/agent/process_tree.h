@@ -1,9 +1,15 @@
 // Launching a task's main process and finding or signalling every process of its tree.
 // Plain functions over POSIX and /proc, no state: callable from any thread.
+//
+// LaunchProcess spawns with clone3 (CLONE_INTO_CGROUP when given a v2 cgroup fd) or a plain
+// fork-style clone, the child doing only async-signal-safe system calls before exec; a
+// close-on-exec pipe carries the failing stage and errno back, so every failure (cgroup join,
+// credentials, chdir, exec) is reported by LaunchProcess and nothing runs then.
 #pragma once
 
 #include <sys/types.h>
 
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -15,6 +21,15 @@ namespace weft::agent {
 // The environment variable that tags every process of a task, inherited by its descendants.
 inline constexpr char kTaskMarkerVariable[] = "WEFT_TASK_MARKER";
 
+struct CgroupPlacement;  // cgroup_driver.h
+
+// Who the task runs as: the child calls setgroups(groups), setgid(gid), setuid(uid) in that order.
+struct Credentials {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;  // supplementary groups (empty = none)
+};
+
 struct LaunchSpec {
   std::string program;            // absolute path given to exec
   std::vector<std::string> argv;  // argv[0] included
@@ -22,12 +37,20 @@ struct LaunchSpec {
   std::string cwd;
   std::string stdout_path;  // opened O_CREAT|O_WRONLY|O_APPEND, 0644; "" = /dev/null
   std::string stderr_path;  // same; "" = merged into stdout
+  // The cgroup the process starts in (from CgroupDriver::Placement), or null: not moved. The
+  // process is in it from its first instruction on: clone3(CLONE_INTO_CGROUP) with a v2 fd
+  // where the kernel takes it, else the child writes its pid into every procs file before
+  // exec; when joining fails the launch fails.
+  const CgroupPlacement* cgroup = nullptr;
+  std::optional<Credentials> credentials;  // unset = the agent's own
 };
 
 // Starts `spec` in a new session (its process group is its own, pgid == pid) with stdin from
 // /dev/null. The new process is a child of the caller: whoever reaps children must learn its
 // pid (see ChildReaper). Fails, with a message fit for the task's output file, when the cwd
-// is not a directory, an output file cannot be opened or exec fails; nothing runs then.
+// is not a directory, an output file cannot be opened, joining the cgroup or switching
+// credentials fails, or exec fails; nothing runs then. The child starts with an empty signal
+// mask, default dispositions and only fds 0-2 open.
 Result<pid_t> LaunchProcess(const LaunchSpec& spec);
 
 // One line of /proc/PID/stat.

@@ -1,14 +1,18 @@
 #include "agent/process_tree.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <future>
 #include <memory>
 
 #include "agent/agent_test_util.h"
+#include "agent/cgroup_driver.h"
 #include "agent/child_reaper.h"
 
 namespace weft::agent {
@@ -117,7 +121,7 @@ TEST(ProcessTreeTest, FindsAndKillsEscapedDescendantsByMarker) {
   const TreeQuery query{launched->pid, launched->pid, marker, false, nullptr};
   // sh, its sleep, and the setsid'd sleep in a session of its own.
   ASSERT_TRUE(WaitUntil([&] { return FindTaskTree(query).size() == 3; }));
-  ASSERT_EQ(MarkedProcesses(marker).size(), 3u);
+  ASSERT_TRUE(WaitUntil([&] { return MarkedProcesses(marker).size() == 3; }));  // not mid-exec
   ProcessInfo main;
   ASSERT_TRUE(ReadProcessInfo(launched->pid, main));
   EXPECT_EQ(main.pgid, launched->pid);  // a session and process group of its own
@@ -134,6 +138,108 @@ TEST(ProcessTreeTest, FindsAndKillsEscapedDescendantsByMarker) {
   const int status = launched->status.get();
   EXPECT_TRUE(WIFSIGNALED(status));
   EXPECT_TRUE(KillMarkedProcesses(marker));
+}
+
+TEST(ProcessTreeTest, ChildStartsWithEmptyMaskDefaultDispositionsAndOnlyStdio) {
+  TempDir dir;
+  // What the agent's threads might have: blocked and ignored signals, an inheritable fd.
+  sigset_t block, old_mask;
+  sigemptyset(&block);
+  sigaddset(&block, SIGUSR1);
+  sigaddset(&block, SIGTERM);
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &block, &old_mask), 0);
+  struct sigaction ignore {}, old_usr2 {};
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(::sigaction(SIGUSR2, &ignore, &old_usr2), 0);
+  const int leaked = ::open("/dev/null", O_RDONLY);  // no O_CLOEXEC
+  ASSERT_GE(leaked, 3);
+  // grep itself (sh execs a lone command) reports the mask and dispositions it was given.
+  LaunchSpec signals = Shell("grep -E '^Sig(Blk|Ign)' /proc/self/status", dir);
+  signals.stdout_path = dir.path() + "/signals";
+  auto first = Launch(signals);
+  auto second = Launch(Shell("ls /proc/$$/fd", dir));
+  ::close(leaked);
+  ::sigaction(SIGUSR2, &old_usr2, nullptr);
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  ASSERT_TRUE(first) << first.error().message;
+  ASSERT_TRUE(second) << second.error().message;
+  first->status.get();
+  second->status.get();
+  EXPECT_EQ(ReadFile(dir.path() + "/signals"),
+            "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+  EXPECT_EQ(ReadFile(dir.path() + "/out"), "0\n1\n2\n");
+}
+
+TEST(ProcessTreeTest, FailsWithoutRunningWhenTheCgroupCannotBeJoined) {
+  TempDir dir;
+  CgroupPlacement placement;
+  placement.procs_files = {dir.path() + "/no-such-cgroup/cgroup.procs"};
+  LaunchSpec spec = Shell("echo ran", dir);
+  spec.cgroup = &placement;
+  auto launched = LaunchProcess(spec);
+  ASSERT_FALSE(launched);
+  EXPECT_NE(launched.error().message.find("in its cgroup"), std::string::npos)
+      << launched.error().message;
+  EXPECT_NE(launched.error().message.find("no-such-cgroup"), std::string::npos);
+  EXPECT_EQ(ReadFile(dir.path() + "/out"), "");
+}
+
+TEST(ProcessTreeTest, WritesItsOwnPidIntoEveryProcsFileBeforeExec) {
+  TempDir dir;
+  // Plain files stand in for cgroup.procs: the child writes its pid before exec.
+  for (const char* f : {"/a.procs", "/b.procs"}) {
+    std::ofstream(dir.path() + f).flush();
+  }
+  CgroupPlacement placement;
+  placement.procs_files = {dir.path() + "/a.procs", dir.path() + "/b.procs"};
+  LaunchSpec spec = Shell("echo $$", dir);
+  spec.cgroup = &placement;
+  auto launched = Launch(spec);
+  ASSERT_TRUE(launched) << launched.error().message;
+  launched->status.get();
+  const std::string pid = std::to_string(launched->pid);
+  EXPECT_EQ(ReadFile(dir.path() + "/a.procs"), pid);
+  EXPECT_EQ(ReadFile(dir.path() + "/b.procs"), pid);
+  EXPECT_EQ(ReadFile(dir.path() + "/out"), pid + "\n");
+}
+
+TEST(ProcessTreeTest, RunsWithGivenCredentials) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  TempDir dir;
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);  // the task's user must enter it
+  LaunchSpec spec = Shell("id -u; id -g; id -G", dir);
+  spec.credentials = Credentials{65534, 65534, {65534, 100}};
+  auto launched = Launch(spec);
+  ASSERT_TRUE(launched) << launched.error().message;
+  const int status = launched->status.get();
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadFile(dir.path() + "/out");
+  EXPECT_EQ(ReadFile(dir.path() + "/out"), "65534\n65534\n65534 100\n");
+}
+
+TEST(ProcessTreeTest, ReportsACwdTheTaskUserCannotEnter) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  TempDir dir;  // 0700, owned by root
+  LaunchSpec spec = Shell("echo ran", dir);
+  spec.stdout_path = "";
+  spec.credentials = Credentials{65534, 65534, {}};
+  auto launched = LaunchProcess(spec);
+  ASSERT_FALSE(launched);
+  EXPECT_NE(launched.error().message.find("working directory"), std::string::npos)
+      << launched.error().message;
+}
+
+TEST(ProcessTreeTest, HintsAtAMissingInterpreter) {
+  TempDir dir;
+  const std::string script = dir.path() + "/script";
+  std::ofstream(script) << "#!/no/such/interpreter\necho hi\n";
+  ASSERT_EQ(::chmod(script.c_str(), 0755), 0);
+  LaunchSpec spec = Shell("", dir);
+  spec.program = script;
+  spec.argv = {"script"};
+  auto launched = LaunchProcess(spec);
+  ASSERT_FALSE(launched);
+  EXPECT_NE(launched.error().message.find("#! interpreter"), std::string::npos)
+      << launched.error().message;
 }
 
 }  // namespace

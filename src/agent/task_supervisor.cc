@@ -112,6 +112,7 @@ Result<> TaskSupervisor::Recover() {
     task.start_time = report.start_time.value_or(TimePoint{});
     task.end_time = report.end_time;
     task.exit = report.exit;
+    task.usage = report.usage;
     task.durable = true;
     tasks_.emplace(task.key, std::move(task));
   }
@@ -233,6 +234,16 @@ void TaskSupervisor::Start(const model::TaskAssignment& assignment) {
   spec.cwd = assignment.work_dir.empty() ? files_.TaskDir(assignment.key) : assignment.work_dir;
   spec.stdout_path = assignment.output_path;
   spec.stderr_path = assignment.error_path;
+  CgroupPlacement placement;
+  if (config_.isolation != nullptr) {
+    auto prepared = config_.isolation->Prepare(assignment, *script, spec);
+    if (!prepared) {
+      config_.isolation->Cleanup(assignment.key);
+      return FailStart(task, assignment, prepared.error().message);
+    }
+    placement = std::move(*prepared);
+    if (!placement.empty()) spec.cgroup = &placement;
+  }
 
   unsigned long long start_ticks = 0;
   auto pid = ChildReaper::Instance().LaunchWatched(
@@ -243,7 +254,10 @@ void TaskSupervisor::Start(const model::TaskAssignment& assignment) {
         return launched;
       },
       ExitCallback());
-  if (!pid) return FailStart(task, assignment, pid.error().message);
+  if (!pid) {
+    if (config_.isolation != nullptr) config_.isolation->Cleanup(assignment.key);
+    return FailStart(task, assignment, pid.error().message);
+  }
 
   task.pid = *pid;
   task.start_ticks = start_ticks;
@@ -332,6 +346,10 @@ void TaskSupervisor::Terminate(Task& task, StopReason reason, int signal, Durati
   const TreeQuery query{task.pid, task.pid, task.marker, task.foreign, &live_pids_};
   SignalTaskTree(query, signal);
   SignalTaskTree(query, SIGCONT);  // a stopped process must run to handle the signal
+  if (config_.isolation != nullptr) {  // and whatever left the tree, inside the cgroup
+    config_.isolation->Signal(task.key, signal);
+    config_.isolation->Signal(task.key, SIGCONT);
+  }
   task.kill_deadline = loop_.clock().Now() + grace;
   task.kill_timer =
       loop_.RunAt(*task.kill_deadline, [this, key = task.key] { OnKillDeadline(key); });
@@ -342,6 +360,7 @@ void TaskSupervisor::OnKillDeadline(const model::TaskKey& key) {
   if (it == tasks_.end() || !it->second.running()) return;
   Task& task = it->second;
   SignalTaskTree(TreeQuery{task.pid, task.pid, task.marker, task.foreign, &live_pids_}, SIGKILL);
+  if (config_.isolation != nullptr) config_.isolation->Signal(key, SIGKILL);
   task.kill_timer = loop_.RunAfter(kKillRepeat, [this, key] { OnKillDeadline(key); });
 }
 
@@ -382,6 +401,12 @@ void TaskSupervisor::Finish(Task& task, model::TaskExit exit, bool group_alive) 
   exit.timed_out = exit.timed_out || task.timed_out;
   exit.killed_by_agent = exit.killed_by_agent || task.killed_by_agent;
   exit.preempted = exit.preempted || task.preempted;
+  if (config_.isolation != nullptr) {
+    // The cgroup's counters, read before anything left in it is killed: the final usage, and
+    // whether the kernel's OOM killer struck (how a task's end is told apart as OOM_KILLED).
+    if (auto usage = config_.isolation->Usage(task.key)) task.usage = usage;
+    if (config_.isolation->OomKilled(task.key)) exit.oom_killed = true;
+  }
   task.exit = exit;
   task.end_time = now;
   CancelTimer(task.limit_timer);
@@ -399,18 +424,21 @@ void TaskSupervisor::Finish(Task& task, model::TaskExit exit, bool group_alive) 
   // Whatever is left of the tree dies now, or when the SIGTERM grace ends.
   const TimePoint first = task.kill_deadline ? std::max(now, *task.kill_deadline) : now;
   if (pid > 0 && group_alive) {
-    StartSweep(pid, task.marker, task.foreign, first);
+    StartSweep(pid, task.marker, task.foreign, first, task.key);
   } else if (pid > 0) {
-    StartSweep(/*pgid=*/0, task.marker, /*everywhere=*/true, first);
+    StartSweep(/*pgid=*/0, task.marker, /*everywhere=*/true, first, task.key);
+  } else if (config_.isolation != nullptr) {
+    config_.isolation->Cleanup(task.key);  // never started: at most an empty cgroup
   }
 }
 
 void TaskSupervisor::StartSweep(pid_t pgid, const std::string& marker, bool everywhere,
-                                TimePoint first) {
+                                TimePoint first, const model::TaskKey& key) {
   if (shut_down_) return;
   const std::uint64_t id = next_sweep_id_++;
   Sweep& sweep = sweeps_[id];
   sweep.pgid = pgid;
+  if (config_.isolation != nullptr) sweep.cgroup = key;
   sweep.marker = marker;
   sweep.marker_everywhere = everywhere;
   sweep.give_up = first + kSweepPatience;
@@ -433,7 +461,10 @@ void TaskSupervisor::RunSweep(std::uint64_t id) {
       (live_pids_.count(sweep.pgid) != 0 || (::kill(-sweep.pgid, 0) != 0 && errno == ESRCH))) {
     sweep.pgid = 0;
   }
-  if (!sweep.marker_everywhere && NothingLeft(sweep.pgid)) {
+  // The cgroup holds every process of the task: killing it all and removing it is the sweep
+  // where cgroups exist; the process tree search below stays for hosts without them.
+  if (sweep.cgroup && config_.isolation->Cleanup(*sweep.cgroup)) sweep.cgroup.reset();
+  if (!sweep.marker_everywhere && !sweep.cgroup && NothingLeft(sweep.pgid)) {
     sweeps_.erase(it);
     return;
   }
@@ -443,7 +474,7 @@ void TaskSupervisor::RunSweep(std::uint64_t id) {
   query.marker_everywhere = sweep.marker_everywhere;
   query.other_roots = &live_pids_;
   const int found = SignalTaskTree(query, SIGKILL);
-  if (found == 0) {
+  if (found == 0 && !sweep.cgroup) {
     sweeps_.erase(it);
     return;
   }
@@ -475,10 +506,28 @@ void TaskSupervisor::CollectLeftovers() {
     if (task.running()) active.insert(task.marker);
   }
   for (const auto& [id, sweep] : sweeps_) active.insert(sweep.marker);
+  if (config_.isolation != nullptr) {
+    std::set<model::TaskKey> keep;
+    for (const auto& [key, task] : tasks_) {
+      if (task.running()) keep.insert(key);
+    }
+    for (const auto& [id, sweep] : sweeps_) {
+      if (sweep.cgroup) keep.insert(*sweep.cgroup);
+    }
+    config_.isolation->CollectLeftovers(keep);
+  }
   for (const MarkedProcess& p : FindMarkedChildren(config_.node_name + "/", live_pids_)) {
     if (active.count(p.marker) != 0) continue;
     Log(LogLevel::kInfo, "killing leftover process {} of task {}", p.pid, p.marker);
     SignalSubtree(p.pid, SIGKILL);
+  }
+}
+
+void TaskSupervisor::SampleUsage() {
+  if (shut_down_ || config_.isolation == nullptr) return;
+  for (auto& [key, task] : tasks_) {
+    if (!task.running()) continue;
+    if (auto usage = config_.isolation->Usage(key)) task.usage = usage;
   }
 }
 
@@ -496,6 +545,7 @@ model::TaskReport TaskSupervisor::ReportOf(const Task& task) const {
   report.start_time = task.start_time;
   report.end_time = task.end_time;
   report.exit = task.exit;
+  report.usage = task.usage;
   return report;
 }
 
@@ -505,6 +555,7 @@ model::TaskReport TaskSupervisor::PublicReportOf(const Task& task) const {
   report.key = task.key;
   report.phase = model::TaskPhase::kRunning;
   report.start_time = task.start_time;
+  report.usage = task.usage;
   return report;
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "agent/task_files.h"
+#include "agent/task_isolation.h"
 #include "agent/task_journal.h"
 #include "common/error.h"
 #include "common/event_loop.h"
@@ -30,6 +31,9 @@ struct SupervisorConfig {
   std::string node_name;  // tasks are marked WEFT_TASK_MARKER=<node_name>/<key>
   std::string work_dir;
   Duration kill_wait = std::chrono::seconds(5);  // SIGTERM → SIGKILL grace
+  // Cgroups, owner and GPU fencing around each task, and its usage; null: none (tasks run as
+  // the agent, unmeasured). Not owned; outlives the supervisor.
+  TaskIsolation* isolation = nullptr;
 };
 
 // Exit code reported for a task whose end no agent saw (it ended while none ran).
@@ -69,8 +73,13 @@ class TaskSupervisor {
   void Acknowledge(const std::vector<model::TaskKey>& exited, std::int64_t version);
 
   // Kills processes in the agent's subtree marked with a task this supervisor no longer
-  // runs (a safety net behind the cleanup at each task's end). Call periodically.
+  // runs, and cgroups of such tasks (a safety net behind the cleanup at each task's end).
+  // Call periodically.
   void CollectLeftovers();
+
+  // Reads every running task's usage (cgroup counters, GPU utilization) for the next reports.
+  // Call periodically.
+  void SampleUsage();
 
   // Stops watching processes and cancels timers; running tasks keep running (a later
   // TaskSupervisor adopts them). Exits already reaped are made durable first. Idempotent.
@@ -88,6 +97,7 @@ class TaskSupervisor {
     TimePoint start_time{};
     std::optional<TimePoint> end_time;
     std::optional<model::TaskExit> exit;
+    std::optional<model::TaskUsage> usage;  // latest sample while running, final once exited
     bool durable = false;  // the exit is in the journal
     bool timed_out = false;
     bool killed_by_agent = false;
@@ -107,6 +117,7 @@ class TaskSupervisor {
     TimePoint give_up{};
     Duration delay{};
     TimerId timer = 0;
+    std::optional<model::TaskKey> cgroup;  // the task's cgroup, until it is removed
   };
   class ExitInbox;
   enum class StopReason { kUnassigned, kTimeLimit, kPreempted };
@@ -130,7 +141,8 @@ class TaskSupervisor {
   // Records the exit and sweeps what is left of the tree. `group_alive`: the main pid was
   // reaped just now, so its number still names the task's process group.
   void Finish(Task& task, model::TaskExit exit, bool group_alive = true);
-  void StartSweep(pid_t pgid, const std::string& marker, bool everywhere, TimePoint first);
+  void StartSweep(pid_t pgid, const std::string& marker, bool everywhere, TimePoint first,
+                  const model::TaskKey& key);
   void RunSweep(std::uint64_t id);
   bool NothingLeft(pid_t pgid) const;  // cheap check before a full sweep (pgid 0: group empty)
   void CancelTimer(TimerId& id);

@@ -165,7 +165,7 @@ int UpCommand(const UpOptions& options) {
     const std::string name = fmt::format("node{}", i);
     auto pid = Spawn({exe, "agent", "--server", url, "--token-file", state_dir + "/token", "--name", name, "--cpus",
                       std::to_string(cpus), "--memory", memory, "--gpus", std::to_string(options.gpus_per_agent),
-                      "--work-dir", state_dir + "/agents/" + name},
+                      "--work-dir", state_dir + "/agents/" + name, "--isolation", options.isolation},
                      state_dir + "/agent-" + name + ".log");
     if (!pid) return ReportError(pid.error());
     agents.push_back(*pid);

@@ -50,6 +50,7 @@ struct UpOptions {
   std::string memory_per_agent;  // "": this machine's memory split between the agents
   std::string state_dir;         // "": $HOME/.weft/cluster
   std::string config;            // "": no cluster configuration (one default queue)
+  std::string isolation = "on";  // the agents' --isolation (off: no cgroups; benchmarks)
 };
 int UpCommand(const UpOptions& options);
 int DownCommand();

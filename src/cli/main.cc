@@ -78,6 +78,8 @@ int Main(int argc, char** argv) {
   up->add_option("--memory-per-agent", up_options.memory_per_agent, "memory per agent (default: split)");
   up->add_option("--state-dir", up_options.state_dir, "where the cluster keeps its state");
   up->add_option("--config", up_options.config, "cluster configuration for the server (queues, scheduler)");
+  up->add_option("--isolation", up_options.isolation, "on: each task in its own cgroup with limits; off: none")
+      ->check(CLI::IsMember({"on", "off"}));
   app.add_subcommand("down", "stop the local cluster and everything it runs");
   app.add_subcommand("submit", "queue a batch script or job.yaml (sbatch)");
   app.add_subcommand("run", "run a command as a job and stream its output (srun)");

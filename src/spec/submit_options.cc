@@ -186,7 +186,7 @@ Result<> SetExclusive(const OptionUse& use, Value value, SubmitOptions& out) {
 
 // A switch: "--flag" alone means true; "--flag=false" (or any ParseBool word) sets it.
 template <std::optional<bool> SubmitOptions::*Member>
-Result<> SetFlag(const OptionUse& use, Value value, SubmitOptions& out) {
+Result<> SetSwitch(const OptionUse& use, Value value, SubmitOptions& out) {
   if (!value) {
     out.*Member = true;
     return {};
@@ -295,8 +295,8 @@ constexpr OptionDef kOptions[] = {
     {"memory", '\0', kRequired, kWeftOnly, &SetMemory<MemoryKind::kPerNode>},
     {"queue", '\0', kRequired, kWeftOnly, &SetText<&SubmitOptions::queue>},
     {"pools", '\0', kRequired, kWeftOnly, &SetPools},
-    {"preemptible", '\0', kOptional, kWeftOnly, &SetFlag<&SubmitOptions::preemptible>},
-    {"require-isolation", '\0', kOptional, kWeftOnly, &SetFlag<&SubmitOptions::require_isolation>},
+    {"preemptible", '\0', kOptional, kWeftOnly, &SetSwitch<&SubmitOptions::preemptible>},
+    {"require-isolation", '\0', kOptional, kWeftOnly, &SetSwitch<&SubmitOptions::require_isolation>},
     {"max-retries", '\0', kRequired, kWeftOnly, &SetCount<&SubmitOptions::max_retries>},
     {"env", '\0', kRequired, kWeftOnly, &AddEnv},
     {"topology", '\0', kRequired, kWeftOnly, &SetTopology},

@@ -152,7 +152,8 @@ CommandResult RunProgram(const std::vector<std::string>& argv, const std::map<st
   return r;
 }
 
-LocalCluster::LocalCluster(int agents, AgentSpec spec, std::string server_config) {
+LocalCluster::LocalCluster(int agents, AgentSpec spec, std::string server_config,
+                           std::vector<std::string> agent_args) {
   char tmpl[] = "/tmp/weft-it-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
   state_dir_ = dir_ + "/state";
@@ -164,7 +165,7 @@ LocalCluster::LocalCluster(int agents, AgentSpec spec, std::string server_config
     WriteFile(config_path_, server_config);
   }
   StartServer();
-  for (int i = 0; i < agents; ++i) StartAgent(i, spec);
+  for (int i = 0; i < agents; ++i) StartAgent(i, spec, agent_args);
   const bool registered = PollUntil(
       [&] {
         nlohmann::json nodes = Get("/v1/nodes");
@@ -213,16 +214,17 @@ void LocalCluster::KillServer(int signal) {
   server_pid_ = -1;
 }
 
-void LocalCluster::StartAgent(int index, const AgentSpec& spec) {
+void LocalCluster::StartAgent(int index, const AgentSpec& spec, const std::vector<std::string>& agent_args) {
   const std::string name = prefix_ + std::to_string(index + 1);
   const int log = ::open((dir_ + "/agent-" + name + ".log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   const int null_fd = ::open("/dev/null", O_RDONLY);
-  agent_pids_.push_back(SpawnProcess({WEFT_BINARY, "agent", "--server", url_, "--token-file", state_dir_ + "/token",
-                                      "--name", name, "--cpus", std::to_string(spec.cpus), "--memory", spec.memory,
-                                      "--gpus", std::to_string(spec.gpus), "--work-dir", dir_ + "/agents/" + name,
-                                      "--address", "127.0.0." + std::to_string(index + 1), "--kill-wait", "2",
-                                      "--heartbeat", "0.5"},
-                                     {}, dir_, null_fd, log, log, true));
+  std::vector<std::string> argv = {WEFT_BINARY, "agent", "--server", url_, "--token-file", state_dir_ + "/token",
+                                   "--name", name, "--cpus", std::to_string(spec.cpus), "--memory", spec.memory,
+                                   "--gpus", std::to_string(spec.gpus), "--work-dir", dir_ + "/agents/" + name,
+                                   "--address", "127.0.0." + std::to_string(index + 1), "--kill-wait", "2",
+                                   "--heartbeat", "0.5"};
+  argv.insert(argv.end(), agent_args.begin(), agent_args.end());
+  agent_pids_.push_back(SpawnProcess(argv, {}, dir_, null_fd, log, log, true));
   ::close(log);
   ::close(null_fd);
 }
@@ -231,6 +233,31 @@ std::vector<std::string> LocalCluster::agent_names() const {
   std::vector<std::string> names;
   for (std::size_t i = 0; i < agent_pids_.size(); ++i) names.push_back(prefix_ + std::to_string(i + 1));
   return names;
+}
+
+CommandResult LocalCluster::WeftAs(const std::string& token, const std::string& cwd,
+                                   const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {WEFT_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunProgram(argv, {{"WEFT_SERVER", url_}, {"WEFT_TOKEN", token}, {"WEFT_CONFIG", dir_ + "/no-config.json"}},
+                    cwd);
+}
+
+std::string LocalCluster::AddAgent(const AgentSpec& spec, const std::vector<std::string>& agent_args) {
+  const int index = static_cast<int>(agent_pids_.size());
+  StartAgent(index, spec, agent_args);
+  const std::string name = prefix_ + std::to_string(index + 1);
+  const bool up = PollUntil(
+      [&] {
+        const nlohmann::json nodes = Get("/v1/nodes");
+        for (const auto& n : nodes["nodes"]) {
+          if (n["name"] == name && n["state"] == "UP") return true;
+        }
+        return false;
+      },
+      std::chrono::seconds(30));
+  EXPECT_TRUE(up) << "agent " << name << " did not register";
+  return name;
 }
 
 CommandResult LocalCluster::Weft(const std::vector<std::string>& args, const std::string& stdin_text) const {

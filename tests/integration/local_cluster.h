@@ -39,8 +39,10 @@ void WriteFile(const std::string& path, const std::string& content);
 
 class LocalCluster {
  public:
-  // `server_config`: YAML for `weft server --config` ("" = none).
-  explicit LocalCluster(int agents, AgentSpec spec = {}, std::string server_config = "");
+  // `server_config`: YAML for `weft server --config` ("" = none); `agent_args`: more
+  // `weft agent` flags for every agent (--pids-limit, --isolation).
+  explicit LocalCluster(int agents, AgentSpec spec = {}, std::string server_config = "",
+                        std::vector<std::string> agent_args = {});
   ~LocalCluster();
 
   const std::string& url() const { return url_; }
@@ -50,6 +52,10 @@ class LocalCluster {
 
   // `weft <args...>` with WEFT_SERVER/WEFT_TOKEN pointing at this cluster.
   CommandResult Weft(const std::vector<std::string>& args, const std::string& stdin_text = "") const;
+  // The same with another user's token, run in `cwd` (where a submitted job's work dir is).
+  CommandResult WeftAs(const std::string& token, const std::string& cwd, const std::vector<std::string>& args) const;
+  // Starts one more agent; returns its node name once it is UP.
+  std::string AddAgent(const AgentSpec& spec, const std::vector<std::string>& agent_args = {});
   // GET/POST against the REST API; aborts the test on transport errors.
   nlohmann::json Get(const std::string& target) const;
   nlohmann::json Job(long long id) const { return Get("/v1/jobs/" + std::to_string(id)); }
@@ -65,7 +71,7 @@ class LocalCluster {
   std::vector<std::string> agent_names() const;
 
  private:
-  void StartAgent(int index, const AgentSpec& spec);
+  void StartAgent(int index, const AgentSpec& spec, const std::vector<std::string>& agent_args);
   std::string dir_, state_dir_, work_, url_, token_;
   std::string prefix_;  // unique node-name prefix, marks this cluster's tasks
   std::string config_path_;  // server --config file, "" = none

@@ -1,0 +1,366 @@
+// cgroup v1: one directory per controller hierarchy, `<mount>/<own path>/<base>/<task>`.
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <set>
+#include <thread>
+
+#include "agent/cgroup_driver.h"
+#include "agent/cgroup_internal.h"
+#include "common/log.h"
+
+namespace weft::agent {
+namespace {
+
+using namespace cgroup_internal;  // NOLINT: the file helpers
+
+struct Hierarchy {
+  std::string own_dir;   // <mount>/<own path>
+  std::string base_dir;  // own_dir/<base>
+  std::set<std::string> controllers;
+};
+
+class CgroupV1Driver final : public CgroupDriver {
+ public:
+  CgroupV1Driver(const std::map<std::string, std::string>& mounts,
+                 const std::map<std::string, std::string>& own_paths, const CgroupOptions& options)
+      : fake_(options.fake_fs), base_name_(options.base_name) {
+    for (const char* controller :
+         {"memory", "cpu", "cpuacct", "pids", "cpuset", "devices", "freezer"}) {
+      auto it = mounts.find(controller);
+      if (it == mounts.end()) continue;
+      auto own = own_paths.find(controller);
+      const std::string own_dir =
+          JoinPath(it->second, own != own_paths.end() ? own->second : std::string("/"));
+      Hierarchy* found = nullptr;
+      for (Hierarchy& h : hierarchies_) {
+        if (h.own_dir == own_dir) found = &h;
+      }
+      if (found == nullptr) {
+        hierarchies_.push_back(Hierarchy{own_dir, JoinPath(own_dir, base_name_), {}});
+        found = &hierarchies_.back();
+      }
+      found->controllers.insert(controller);
+    }
+    Probe();
+  }
+
+  std::string_view Version() const override { return "v1"; }
+  const IsolationSupport& Support() const override { return support_; }
+
+  Result<> Create(const std::string& name, const CgroupLimits& limits) override {
+    if (!ValidCgroupName(name)) {
+      return Fail(ErrorCode::kInvalidArgument, fmt::format("invalid cgroup name \"{}\"", name));
+    }
+    for (const Hierarchy& h : hierarchies_) {
+      if (auto r = MakeDir(h.base_dir); !r) return r;
+      if (auto r = MakeDir(JoinPath(h.base_dir, name)); !r) return r;
+    }
+    if (const Hierarchy* h = Find("cpuset")) {  // present only where it works (see Probe)
+      const std::string dir = JoinPath(h->base_dir, name);
+      if (auto r = CopyCpuset(h->base_dir, dir, limits.cpuset_cpus); !r) return r;
+    }
+    if (const Hierarchy* h = Find("memory"); h != nullptr && support_.memory) {
+      if (auto r = ApplyMemory(JoinPath(h->base_dir, name), limits.memory_bytes); !r) return r;
+    }
+    if (const Hierarchy* h = Find("cpu"); h != nullptr && support_.cpu) {
+      const std::string dir = JoinPath(h->base_dir, name);
+      std::string quota = "-1";
+      if (limits.cpus) {
+        const long long q = std::max(1000LL, std::llround(*limits.cpus * kPeriodUs));
+        quota = std::to_string(q);
+      }
+      if (auto r =
+              WriteControl(JoinPath(dir, "cpu.cfs_period_us"), std::to_string(kPeriodUs), fake_);
+          !r)
+        return r;
+      if (auto r = WriteControl(JoinPath(dir, "cpu.cfs_quota_us"), quota, fake_); !r) return r;
+    }
+    if (const Hierarchy* h = Find("pids"); h != nullptr && support_.pids) {
+      const std::string value = limits.pids_max ? std::to_string(*limits.pids_max) : "max";
+      if (auto r = WriteControl(JoinPath(JoinPath(h->base_dir, name), "pids.max"), value, fake_);
+          !r) {
+        return r;
+      }
+    }
+    if (const Hierarchy* h = Find("devices"); h != nullptr && support_.devices) {
+      const std::string file = JoinPath(JoinPath(h->base_dir, name), "devices.deny");
+      for (const DeviceId& d : limits.denied_devices) {
+        const std::string rule =
+            fmt::format("{} {}:{} rwm", d.type == 'b' ? 'b' : 'c', d.major, d.minor);
+        if (auto r = WriteControl(file, rule, fake_); !r) return r;
+      }
+    }
+    return {};
+  }
+
+  bool Exists(const std::string& name) const override {
+    if (!ValidCgroupName(name) || hierarchies_.empty()) return false;
+    return IsDir(JoinPath(Primary().base_dir, name));
+  }
+
+  Result<CgroupPlacement> Placement(const std::string& name) const override {
+    if (!Exists(name)) {
+      return Fail(ErrorCode::kNotFound, fmt::format("no cgroup {}", Describe(name)));
+    }
+    CgroupPlacement placement;
+    for (const Hierarchy& h : hierarchies_) {
+      placement.procs_files.push_back(JoinPath(JoinPath(h.base_dir, name), "cgroup.procs"));
+    }
+    return placement;
+  }
+
+  Result<> Attach(const std::string& name, pid_t pid) override {
+    if (!Exists(name)) {
+      return Fail(ErrorCode::kNotFound, fmt::format("no cgroup {}", Describe(name)));
+    }
+    for (const Hierarchy& h : hierarchies_) {
+      const std::string file = JoinPath(JoinPath(h.base_dir, name), "cgroup.procs");
+      if (auto r = WriteControl(file, std::to_string(pid), fake_); !r) return r;
+    }
+    return {};
+  }
+
+  Result<CgroupUsage> Usage(const std::string& name) const override {
+    if (!Exists(name)) {
+      return Fail(ErrorCode::kNotFound, fmt::format("no cgroup {}", Describe(name)));
+    }
+    CgroupUsage usage;
+    if (const Hierarchy* h = Find("memory")) {
+      const std::string dir = JoinPath(h->base_dir, name);
+      usage.memory_current_bytes = ReadInt(JoinPath(dir, "memory.usage_in_bytes")).value_or(0);
+      usage.memory_peak_bytes = ReadInt(JoinPath(dir, "memory.max_usage_in_bytes")).value_or(0);
+      usage.oom_kills = ReadKeyed(JoinPath(dir, "memory.oom_control"), "oom_kill").value_or(0);
+    }
+    if (const Hierarchy* h = Find("cpuacct")) {
+      const auto ns = ReadInt(JoinPath(JoinPath(h->base_dir, name), "cpuacct.usage"));
+      usage.cpu_seconds = static_cast<double>(ns.value_or(0)) / 1e9;
+    }
+    if (const Hierarchy* h = Find("pids")) {
+      const std::string dir = JoinPath(h->base_dir, name);
+      usage.pids_current = ReadInt(JoinPath(dir, "pids.current")).value_or(0);
+      usage.pids_limit_hits = ReadKeyed(JoinPath(dir, "pids.events"), "max").value_or(0);
+    }
+    return usage;
+  }
+
+  std::vector<pid_t> Pids(const std::string& name) const override {
+    std::set<pid_t> pids;
+    if (!ValidCgroupName(name)) return {};
+    for (const Hierarchy& h : hierarchies_) {
+      for (pid_t pid : ReadPids(JoinPath(JoinPath(h.base_dir, name), "cgroup.procs"))) {
+        pids.insert(pid);
+      }
+    }
+    return {pids.begin(), pids.end()};
+  }
+
+  void KillAll(const std::string& name) override {
+    if (!ValidCgroupName(name)) return;
+    const Hierarchy* freezer = Find("freezer");
+    const std::string freezer_dir = freezer ? JoinPath(freezer->base_dir, name) : "";
+    const bool can_freeze = freezer != nullptr && !fake_ && IsDir(freezer_dir);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    for (;;) {
+      const std::vector<pid_t> pids = Pids(name);
+      if (pids.empty() || std::chrono::steady_clock::now() >= deadline) break;
+      bool frozen = false;
+      if (can_freeze && WriteControl(JoinPath(freezer_dir, "freezer.state"), "FROZEN", false)) {
+        frozen = true;
+        // Freezing completes asynchronously: wait (bounded) so that no process forks meanwhile.
+        const auto freeze_deadline =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+        while (std::chrono::steady_clock::now() < freeze_deadline) {
+          auto state = ReadControl(JoinPath(freezer_dir, "freezer.state"));
+          if (state && state->starts_with("FROZEN")) break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+      }
+      for (pid_t pid : Pids(name)) ::kill(pid, SIGKILL);
+      if (frozen) (void)WriteControl(JoinPath(freezer_dir, "freezer.state"), "THAWED", false);
+      // Give the killed processes a moment to leave before looking again.
+      const auto settle = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+      while (!Pids(name).empty() && std::chrono::steady_clock::now() < settle) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
+  }
+
+  Result<> Remove(const std::string& name) override {
+    if (!ValidCgroupName(name)) {
+      return Fail(ErrorCode::kInvalidArgument, fmt::format("invalid cgroup name \"{}\"", name));
+    }
+    Result<> result;
+    for (const Hierarchy& h : hierarchies_) {
+      auto r = RemoveDir(JoinPath(h.base_dir, name), fake_);
+      if (!r && result) result = r;
+    }
+    return result;
+  }
+
+  std::vector<std::string> List() const override {
+    std::set<std::string> names;
+    for (const Hierarchy& h : hierarchies_) {
+      for (std::string& n : SubDirs(h.base_dir)) {
+        if (ValidCgroupName(n)) names.insert(std::move(n));
+      }
+    }
+    return {names.begin(), names.end()};
+  }
+
+  Result<> RemoveBase() override {
+    Result<> result;
+    for (const Hierarchy& h : hierarchies_) {
+      auto r = RemoveDir(h.base_dir, fake_);
+      if (!r && result) result = r;
+    }
+    return result;
+  }
+
+  std::string Describe(const std::string& name) const override {
+    if (hierarchies_.empty()) return "(no cgroup)";
+    return JoinPath(Primary().base_dir, name);
+  }
+
+ private:
+  static constexpr long long kPeriodUs = 100000;
+
+  const Hierarchy* Find(const std::string& controller) const {
+    for (const Hierarchy& h : hierarchies_) {
+      if (h.controllers.count(controller) != 0) return &h;
+    }
+    return nullptr;
+  }
+  const Hierarchy& Primary() const {
+    const Hierarchy* memory = Find("memory");
+    return memory != nullptr ? *memory : hierarchies_.front();
+  }
+
+  // cpuset.mems always from the parent; cpuset.cpus pinned or from the parent. A new v1 cpuset
+  // cgroup starts empty, and no process can join it until both are set.
+  Result<> CopyCpuset(const std::string& parent, const std::string& dir, const std::string& cpus) {
+    auto parent_cpus = ReadControl(JoinPath(parent, "cpuset.cpus"));
+    auto parent_mems = ReadControl(JoinPath(parent, "cpuset.mems"));
+    if (!parent_cpus || !parent_mems) {
+      return Fail(ErrorCode::kInternal, fmt::format("cannot read the cpuset of {}", parent));
+    }
+    auto trim = [](std::string s) {
+      while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+      return s;
+    };
+    const std::string mems = trim(*parent_mems);
+    const std::string want_cpus = cpus.empty() ? trim(*parent_cpus) : cpus;
+    if (!mems.empty()) {
+      if (auto r = WriteControl(JoinPath(dir, "cpuset.mems"), mems, fake_); !r) return r;
+    }
+    if (!want_cpus.empty()) {
+      if (auto r = WriteControl(JoinPath(dir, "cpuset.cpus"), want_cpus, fake_); !r) return r;
+    }
+    return {};
+  }
+
+  Result<> ApplyMemory(const std::string& dir, std::optional<std::int64_t> bytes) {
+    const std::string limit_file = JoinPath(dir, "memory.limit_in_bytes");
+    const std::string memsw_file = JoinPath(dir, "memory.memsw.limit_in_bytes");
+    const std::string value = bytes ? std::to_string(*bytes) : "-1";
+    if (!has_memsw_) {
+      if (auto r = WriteControl(limit_file, value, fake_); !r) return r;
+      return WriteControl(JoinPath(dir, "memory.swappiness"), "0", fake_);
+    }
+    // memsw.limit >= limit at every step: raise memsw first when the limit grows.
+    if (!WriteControl(limit_file, value, fake_)) {
+      if (auto r = WriteControl(memsw_file, value, fake_); !r) return r;
+      if (auto r = WriteControl(limit_file, value, fake_); !r) return r;
+    }
+    return WriteControl(memsw_file, value, fake_);
+  }
+
+  // Creates the base in every hierarchy and finds what can be enforced.
+  void Probe() {
+    std::set<std::string> broken;
+    for (const Hierarchy& h : hierarchies_) {
+      if (auto r = MakeDir(h.base_dir); !r) {
+        for (const std::string& c : h.controllers) {
+          support_.problems.push_back(fmt::format("cgroup v1 {}: {}", c, r.error().message));
+          broken.insert(c);
+        }
+      }
+    }
+    // A control works when it can be written in the base (fake trees: when the own dir has it).
+    auto works = [&](const char* controller, const char* file) {
+      const Hierarchy* h = Find(controller);
+      if (h == nullptr) {
+        support_.problems.push_back(
+            fmt::format("cgroup v1: no hierarchy of the {} controller is mounted", controller));
+        return false;
+      }
+      if (broken.count(controller) != 0) return false;
+      const bool ok =
+          fake_ ? IsRegular(JoinPath(h->own_dir, file)) : Writable(JoinPath(h->base_dir, file));
+      if (!ok) {
+        support_.problems.push_back(fmt::format("cgroup v1 {}: {} is not writable", controller,
+                                                JoinPath(h->base_dir, file)));
+      }
+      return ok;
+    };
+    if (const Hierarchy* h = Find("cpuset"); h != nullptr && broken.count("cpuset") == 0) {
+      if (auto r = CopyCpuset(h->own_dir, h->base_dir, ""); !r) {
+        support_.problems.push_back(fmt::format("cgroup v1 cpuset: {}", r.error().message));
+        broken.insert("cpuset");
+      }
+    }
+    support_.memory = works("memory", "memory.limit_in_bytes");
+    if (const Hierarchy* h = Find("memory")) {
+      has_memsw_ = IsRegular(JoinPath(h->own_dir, "memory.memsw.limit_in_bytes"));
+      if (support_.memory && !has_memsw_) {
+        support_.problems.push_back(
+            "cgroup v1 memory: no memory.memsw (swap accounting off): swap is only discouraged "
+            "(swappiness 0)");
+      }
+    }
+    support_.cpu = works("cpu", "cpu.cfs_quota_us");
+    support_.pids = works("pids", "pids.max");
+    support_.cpuset = works("cpuset", "cpuset.cpus");
+    if (!support_.cpuset) broken.insert("cpuset");  // an unset cpuset takes no process
+    support_.devices = works("devices", "devices.deny");
+    // A hierarchy that cannot hold the task (no base, an empty cpuset) is left out entirely:
+    // a child could not join it, and a launch would fail.
+    std::erase_if(hierarchies_, [&](const Hierarchy& h) {
+      for (const std::string& c : h.controllers) {
+        if (broken.count(c) != 0) {
+          (void)RemoveDir(h.base_dir, fake_);
+          return true;
+        }
+      }
+      return false;
+    });
+    if (Find("freezer") == nullptr) {
+      support_.problems.push_back(
+          "cgroup v1: no freezer hierarchy: killing a forking task is not atomic");
+    }
+    if (Find("cpuacct") == nullptr) {
+      support_.problems.push_back("cgroup v1: no cpuacct hierarchy: CPU usage is not reported");
+    }
+  }
+
+  static bool IsRegular(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+  bool fake_;
+  std::string base_name_;
+  std::vector<Hierarchy> hierarchies_;
+  IsolationSupport support_;
+  bool has_memsw_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<CgroupDriver> MakeCgroupV1Driver(std::map<std::string, std::string> mounts,
+                                                 std::map<std::string, std::string> own_paths,
+                                                 const CgroupOptions& options) {
+  return std::make_unique<CgroupV1Driver>(mounts, own_paths, options);
+}
+
+}  // namespace weft::agent

@@ -1,0 +1,325 @@
+#include "agent/task_isolation.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+
+namespace weft::agent {
+namespace {
+
+// The owner's identity, from the node's own user database (as Slurm's slurmd resolves it).
+struct Owner {
+  Credentials credentials;
+  std::string home;
+  std::string shell;
+};
+
+Result<Owner> LookUpOwner(const std::string& user) {
+  passwd pw{};
+  passwd* found = nullptr;
+  std::vector<char> buffer(16384);
+  const int rc = ::getpwnam_r(user.c_str(), &pw, buffer.data(), buffer.size(), &found);
+  if (rc != 0 || found == nullptr) {
+    return Fail(ErrorCode::kFailedPrecondition, fmt::format("user '{}' does not exist on this node", user));
+  }
+  Owner owner;
+  owner.credentials.uid = pw.pw_uid;
+  owner.credentials.gid = pw.pw_gid;
+  owner.home = pw.pw_dir ? pw.pw_dir : "/";
+  owner.shell = pw.pw_shell && *pw.pw_shell ? pw.pw_shell : "/bin/sh";
+  int count = 64;
+  std::vector<gid_t> groups(static_cast<std::size_t>(count));
+  if (::getgrouplist(user.c_str(), pw.pw_gid, groups.data(), &count) < 0) {
+    groups.resize(static_cast<std::size_t>(count));
+    ::getgrouplist(user.c_str(), pw.pw_gid, groups.data(), &count);
+  }
+  groups.resize(static_cast<std::size_t>(std::max(count, 0)));
+  owner.credentials.groups = std::move(groups);
+  return owner;
+}
+
+// Replaces or adds NAME=value in a launch environment.
+void SetEnv(std::vector<std::string>& env, const std::string& name, const std::string& value) {
+  const std::string prefix = name + "=";
+  for (std::string& entry : env) {
+    if (entry.starts_with(prefix)) {
+      entry = prefix + value;
+      return;
+    }
+  }
+  env.push_back(prefix + value);
+}
+
+// Hands `path` to the owner when it does not exist yet (created empty) or is ours: output
+// files a task appends to, its script and its directory.
+void GiveTo(const std::string& path, const Credentials& c, bool create_file) {
+  if (path.empty()) return;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (!create_file) return;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return;  // the launch reports it, opening the same path
+    [[maybe_unused]] const int rc = ::fchown(fd, c.uid, c.gid);
+    ::close(fd);
+    return;
+  }
+  if (st.st_uid == ::geteuid()) {
+    [[maybe_unused]] const int rc = ::chown(path.c_str(), c.uid, c.gid);
+  }
+}
+
+std::vector<int> OnlineCores() {
+  std::vector<int> cores;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return cores;
+  for (int i = 0; i < CPU_SETSIZE; ++i) {
+    if (CPU_ISSET(i, &set)) cores.push_back(i);
+  }
+  return cores;
+}
+
+std::string CpuList(const std::vector<int>& cores) {
+  std::string out;
+  for (int c : cores) out += (out.empty() ? "" : ",") + std::to_string(c);
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<TaskIsolation>> TaskIsolation::Create(IsolationConfig config, const std::string& base_name) {
+  std::unique_ptr<CgroupDriver> driver;
+  if (config.cgroups) {
+    CgroupOptions options;
+    options.base_name = base_name;
+    options.parent = config.cgroup_parent;
+    auto detected = DetectCgroupDriver(options);
+    if (!detected) return tl::unexpected(detected.error());
+    driver = std::move(*detected);
+    const IsolationSupport& s = driver->Support();
+    Log(LogLevel::kInfo, "isolation: cgroup {} enforcing{}{}{}{}{}", driver->Version(), s.memory ? " memory" : "",
+        s.cpu ? " cpu" : "", s.pids ? " pids" : "", s.cpuset ? " cpuset" : "", s.devices ? " devices" : "");
+    for (const std::string& problem : s.problems) Log(LogLevel::kWarn, "isolation: {}", problem);
+  } else {
+    Log(LogLevel::kWarn, "isolation: off (--isolation off): tasks run without cgroup limits");
+  }
+  if (!config.run_as_owner) {
+    Log(LogLevel::kWarn, "isolation: the agent does not run as root; every task runs as {}",
+        ::getpwuid(::geteuid()) ? ::getpwuid(::geteuid())->pw_name : std::to_string(::geteuid()));
+  }
+  return std::make_unique<TaskIsolation>(std::move(config), std::move(driver));
+}
+
+TaskIsolation::TaskIsolation(IsolationConfig config, std::unique_ptr<CgroupDriver> driver)
+    : config_(std::move(config)), driver_(std::move(driver)) {
+  // Cores are pinned only where the node offers no more CPUs than the host has: with more
+  // (fake capacity) two tasks' "whole CPUs" could not be distinct cores.
+  std::vector<int> online = OnlineCores();
+  if (driver_ && driver_->Support().cpuset && config_.node_cpus > 0 &&
+      config_.node_cpus <= static_cast<int>(online.size())) {
+    cores_.assign(online.begin(), online.begin() + config_.node_cpus);
+  }
+}
+
+std::string TaskIsolation::CgroupName(const model::TaskKey& key) { return "task-" + model::ToString(key); }
+
+model::NodeIsolation TaskIsolation::Describe() const {
+  model::NodeIsolation out;
+  out.user = config_.run_as_owner;
+  if (!driver_ || driver_->Version() == "none") return out;
+  const IsolationSupport& s = driver_->Support();
+  out.cgroup = std::string(driver_->Version());
+  out.memory = s.memory;
+  out.cpu = s.cpu;
+  out.pids = s.pids && config_.pids_limit > 0;
+  out.cpuset = !cores_.empty();
+  out.devices = s.devices;
+  return out;
+}
+
+std::string TaskIsolation::PickCores(const model::TaskKey& key, std::int64_t cpu_milli) {
+  // Whole CPUs get cores of their own (Slurm's ConstrainCores); fractions share, capped by
+  // bandwidth alone.
+  if (cores_.empty() || cpu_milli <= 0 || cpu_milli % 1000 != 0) return "";
+  const auto want = static_cast<std::size_t>(cpu_milli / 1000);
+  std::set<int> taken;
+  for (const auto& [k, cores] : pinned_) taken.insert(cores.begin(), cores.end());
+  std::vector<int> mine;
+  for (int core : cores_) {
+    if (mine.size() == want) break;
+    if (taken.count(core) == 0) mine.push_back(core);
+  }
+  if (mine.size() < want) return "";  // an adopted task may hold cores we do not know of
+  pinned_[key] = mine;
+  return CpuList(mine);
+}
+
+std::vector<DeviceId> TaskIsolation::DeniedGpus(const std::vector<int>& allocated) const {
+  std::vector<DeviceId> denied;
+  const std::map<int, std::pair<int, int>> nodes = ListNvidiaDeviceNodes(config_.dev_dir);
+  for (const GpuDevice& gpu : config_.gpus) {
+    if (std::find(allocated.begin(), allocated.end(), gpu.index) != allocated.end()) continue;
+    auto it = nodes.find(gpu.minor);
+    if (it != nodes.end()) denied.push_back(DeviceId{'c', it->second.first, it->second.second});
+  }
+  return denied;
+}
+
+Result<CgroupPlacement> TaskIsolation::Prepare(const model::TaskAssignment& assignment, const std::string& script,
+                                               LaunchSpec& spec) {
+  const model::TaskKey& key = assignment.key;
+  if (config_.run_as_owner) {
+    if (assignment.user.empty()) {
+      return Fail(ErrorCode::kFailedPrecondition, "the job has no owner, and the agent never runs a job as root "
+                                                  "unless root owns it");
+    }
+    auto owner = LookUpOwner(assignment.user);
+    if (!owner) return tl::unexpected(owner.error());
+    SetEnv(spec.env, "HOME", owner->home);
+    SetEnv(spec.env, "USER", assignment.user);
+    SetEnv(spec.env, "LOGNAME", assignment.user);
+    SetEnv(spec.env, "SHELL", owner->shell);
+    // The task's own directory and script (written by the agent) and its output files
+    // become the owner's, as they would be had the owner started it.
+    GiveTo(script.substr(0, script.rfind('/')), owner->credentials, false);
+    GiveTo(script, owner->credentials, false);
+    GiveTo(spec.stdout_path, owner->credentials, true);
+    GiveTo(spec.stderr_path, owner->credentials, true);
+    spec.credentials = owner->credentials;
+  }
+
+  // GPUs: real ones are fenced where the devices controller exists (the task sees its own,
+  // renumbered from 0, as Slurm's ConstrainDevices does), else named by their real indices.
+  const bool real_gpus = !config_.gpus.empty() && !assignment.gpu_ids.empty();
+  CgroupLimits limits;
+  if (real_gpus) {
+    const bool fenced = driver_ && driver_->Support().devices;
+    if (fenced) limits.denied_devices = DeniedGpus(assignment.gpu_ids);
+    SetEnv(spec.env, "CUDA_VISIBLE_DEVICES", CudaVisibleDevices(assignment.gpu_ids, fenced, config_.gpus));
+    SetEnv(spec.env, "CUDA_DEVICE_ORDER", "PCI_BUS_ID");  // CUDA numbers GPUs as NVML does
+    task_gpus_[key] = assignment.gpu_ids;
+  }
+  if (!driver_ || driver_->Version() == "none") return CgroupPlacement{};
+
+  if (assignment.resources.memory_bytes > 0) limits.memory_bytes = assignment.resources.memory_bytes;
+  if (assignment.resources.cpu_milli > 0) limits.cpus = static_cast<double>(assignment.resources.cpu_milli) / 1000.0;
+  if (config_.pids_limit > 0) limits.pids_max = config_.pids_limit;
+  limits.cpuset_cpus = PickCores(key, assignment.resources.cpu_milli);
+  const std::string name = CgroupName(key);
+  if (auto created = driver_->Create(name, limits); !created) {
+    pinned_.erase(key);
+    return Fail(ErrorCode::kUnavailable, fmt::format("cannot create the task's cgroup: {}", created.error().message));
+  }
+  auto placement = driver_->Placement(name);
+  if (!placement) {
+    [[maybe_unused]] auto removed = driver_->Remove(name);
+    pinned_.erase(key);
+    return tl::unexpected(placement.error());
+  }
+  if (limits.memory_bytes && driver_->Support().memory) memory_limits_[key] = *limits.memory_bytes;
+  return std::move(*placement);
+}
+
+std::optional<model::TaskUsage> TaskIsolation::Usage(const model::TaskKey& key) {
+  model::TaskUsage usage;
+  bool measured = false;
+  if (driver_ && driver_->Version() != "none") {
+    const std::string name = CgroupName(key);
+    std::optional<CgroupUsage> counters;
+    if (driver_->Exists(name)) {
+      if (auto read = driver_->Usage(name)) {
+        counters = *read;
+        last_usage_[key] = *read;
+      }
+    } else if (auto it = last_usage_.find(key); it != last_usage_.end()) {
+      counters = it->second;
+    }
+    if (counters) {
+      measured = true;
+      usage.cpu_usec = static_cast<std::int64_t>(counters->cpu_seconds * 1e6);
+      usage.memory_peak_bytes = counters->memory_peak_bytes;
+      usage.memory_current_bytes = counters->memory_current_bytes;
+    }
+    if (auto it = memory_limits_.find(key); it != memory_limits_.end()) usage.memory_limit_bytes = it->second;
+  }
+  if (auto gpus = task_gpus_.find(key); gpus != task_gpus_.end() && config_.gpu_library) {
+    GpuSamples& samples = gpu_samples_[key];
+    for (int index : gpus->second) {
+      if (auto percent = config_.gpu_library->Utilization(index)) {
+        samples.sum += *percent;
+        ++samples.count;
+      }
+    }
+    if (samples.count > 0) {
+      usage.gpu_utilization = static_cast<int>(samples.sum / samples.count);
+      measured = true;
+    }
+  }
+  if (!measured) return std::nullopt;
+  return usage;
+}
+
+bool TaskIsolation::OomKilled(const model::TaskKey& key) const {
+  if (!driver_ || driver_->Version() == "none") return false;
+  const std::string name = CgroupName(key);
+  if (driver_->Exists(name)) {
+    auto usage = driver_->Usage(name);
+    return usage && usage->oom_kills > 0;
+  }
+  auto it = last_usage_.find(key);
+  return it != last_usage_.end() && it->second.oom_kills > 0;
+}
+
+void TaskIsolation::Signal(const model::TaskKey& key, int signal) const {
+  if (!driver_ || driver_->Version() == "none") return;
+  for (pid_t pid : driver_->Pids(CgroupName(key))) ::kill(pid, signal);
+}
+
+bool TaskIsolation::Cleanup(const model::TaskKey& key) {
+  pinned_.erase(key);
+  task_gpus_.erase(key);
+  gpu_samples_.erase(key);
+  memory_limits_.erase(key);
+  last_usage_.erase(key);
+  if (!driver_ || driver_->Version() == "none") return true;
+  const std::string name = CgroupName(key);
+  if (!driver_->Exists(name)) return true;
+  driver_->KillAll(name);
+  if (auto removed = driver_->Remove(name); !removed) {
+    Log(LogLevel::kDebug, "cgroup of task {} not removed yet: {}", model::ToString(key), removed.error().message);
+    return false;
+  }
+  return true;
+}
+
+void TaskIsolation::CollectLeftovers(const std::set<model::TaskKey>& keep) {
+  if (!driver_ || driver_->Version() == "none") return;
+  std::set<std::string> wanted;
+  for (const model::TaskKey& key : keep) wanted.insert(CgroupName(key));
+  for (const std::string& name : driver_->List()) {
+    if (wanted.count(name) != 0) continue;
+    Log(LogLevel::kInfo, "removing leftover cgroup {}", driver_->Describe(name));
+    driver_->KillAll(name);
+    [[maybe_unused]] auto removed = driver_->Remove(name);
+  }
+}
+
+void TaskIsolation::Close() {
+  if (driver_ && driver_->Version() != "none" && driver_->List().empty()) {
+    [[maybe_unused]] auto removed = driver_->RemoveBase();
+  }
+}
+
+}  // namespace weft::agent
