@@ -56,10 +56,12 @@ class CgroupV1Driver final : public CgroupDriver {
       return Fail(ErrorCode::kInvalidArgument, fmt::format("invalid cgroup name \"{}\"", name));
     }
     for (const Hierarchy& h : hierarchies_) {
+      if (!Needed(h, limits)) continue;
       if (auto r = MakeDir(h.base_dir); !r) return r;
       if (auto r = MakeDir(JoinPath(h.base_dir, name)); !r) return r;
     }
-    if (const Hierarchy* h = Find("cpuset")) {  // present only where it works (see Probe)
+    // Present only where it works (see Probe), and used only to pin.
+    if (const Hierarchy* h = Find("cpuset"); h != nullptr && Needed(*h, limits)) {
       const std::string dir = JoinPath(h->base_dir, name);
       if (auto r = CopyCpuset(h->base_dir, dir, limits.cpuset_cpus); !r) return r;
     }
@@ -108,7 +110,8 @@ class CgroupV1Driver final : public CgroupDriver {
     }
     CgroupPlacement placement;
     for (const Hierarchy& h : hierarchies_) {
-      placement.procs_files.push_back(JoinPath(JoinPath(h.base_dir, name), "cgroup.procs"));
+      const std::string dir = JoinPath(h.base_dir, name);
+      if (IsDir(dir)) placement.procs_files.push_back(JoinPath(dir, "cgroup.procs"));
     }
     return placement;
   }
@@ -118,8 +121,9 @@ class CgroupV1Driver final : public CgroupDriver {
       return Fail(ErrorCode::kNotFound, fmt::format("no cgroup {}", Describe(name)));
     }
     for (const Hierarchy& h : hierarchies_) {
-      const std::string file = JoinPath(JoinPath(h.base_dir, name), "cgroup.procs");
-      if (auto r = WriteControl(file, std::to_string(pid), fake_); !r) return r;
+      const std::string dir = JoinPath(h.base_dir, name);
+      if (!IsDir(dir)) continue;
+      if (auto r = WriteControl(JoinPath(dir, "cgroup.procs"), std::to_string(pid), fake_); !r) return r;
     }
     return {};
   }
@@ -234,6 +238,19 @@ class CgroupV1Driver final : public CgroupDriver {
     }
     return nullptr;
   }
+  // Whether a task with `limits` gets a cgroup in `h`: the hierarchies that limit or measure
+  // every task (memory, cpu, cpuacct, pids) always; cpuset only to pin, devices only to deny,
+  // the freezer never (KillAll repeats its kill instead). Each cgroup made and removed costs
+  // the agent's loop time at every task's start and end.
+  static bool Needed(const Hierarchy& h, const CgroupLimits& limits) {
+    for (const char* always : {"memory", "cpu", "cpuacct", "pids"}) {
+      if (h.controllers.count(always) != 0) return true;
+    }
+    if (h.controllers.count("cpuset") != 0 && !limits.cpuset_cpus.empty()) return true;
+    if (h.controllers.count("devices") != 0 && !limits.denied_devices.empty()) return true;
+    return false;
+  }
+
   const Hierarchy& Primary() const {
     const Hierarchy* memory = Find("memory");
     return memory != nullptr ? *memory : hierarchies_.front();

@@ -9,6 +9,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <cerrno>
 #include <cstring>
 
@@ -99,6 +103,80 @@ std::string CpuList(const std::vector<int>& cores) {
 
 }  // namespace
 
+// Removes ended tasks' cgroups on a thread of its own. The driver is safe to call for
+// different cgroups from different threads (cgroup_driver.h); the loop thread never touches a
+// cgroup once it has handed it over.
+class TaskIsolation::Janitor {
+ public:
+  explicit Janitor(CgroupDriver& driver) : driver_(driver), thread_([this] { Run(); }) {}
+  ~Janitor() { Stop(std::chrono::seconds(5)); }
+
+  // Queues `name` unless it is queued or being removed already.
+  void Add(const std::string& name) {
+    std::lock_guard lock(mu_);
+    if (!known_.insert(name).second) return;
+    queue_.push_back(Item{name, 0});
+    wake_.notify_one();
+  }
+
+  // Lets the thread finish what is queued for up to `patience`, then stops it.
+  void Stop(Duration patience) {
+    {
+      std::unique_lock lock(mu_);
+      if (!thread_.joinable()) return;
+      idle_.wait_for(lock, patience, [&] { return queue_.empty() && !busy_; });
+      stopping_ = true;
+      wake_.notify_one();
+    }
+    thread_.join();
+  }
+
+ private:
+  struct Item {
+    std::string name;
+    int tries = 0;
+  };
+  static constexpr int kMaxTries = 50;  // × kRetryDelay: ten seconds of lingering processes
+  static constexpr auto kRetryDelay = std::chrono::milliseconds(200);
+
+  void Run() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      Item item = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      lock.unlock();
+      driver_.KillAll(item.name);
+      const Result<> removed = driver_.Remove(item.name);
+      lock.lock();
+      busy_ = false;
+      if (!removed && ++item.tries < kMaxTries) {
+        wake_.wait_for(lock, kRetryDelay, [&] { return stopping_; });
+        queue_.push_back(std::move(item));
+      } else {
+        if (!removed) {
+          Log(LogLevel::kWarn, "giving up removing cgroup {}: {}", driver_.Describe(item.name),
+              removed.error().message);
+        }
+        known_.erase(item.name);
+      }
+      if (queue_.empty()) idle_.notify_all();
+    }
+  }
+
+  CgroupDriver& driver_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::condition_variable idle_;
+  std::deque<Item> queue_;
+  std::set<std::string> known_;  // queued or in progress
+  bool busy_ = false;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts once the rest is ready
+};
+
 Result<std::unique_ptr<TaskIsolation>> TaskIsolation::Create(IsolationConfig config, const std::string& base_name) {
   std::unique_ptr<CgroupDriver> driver;
   if (config.cgroups) {
@@ -122,8 +200,11 @@ Result<std::unique_ptr<TaskIsolation>> TaskIsolation::Create(IsolationConfig con
   return std::make_unique<TaskIsolation>(std::move(config), std::move(driver));
 }
 
+TaskIsolation::~TaskIsolation() { Close(); }
+
 TaskIsolation::TaskIsolation(IsolationConfig config, std::unique_ptr<CgroupDriver> driver)
     : config_(std::move(config)), driver_(std::move(driver)) {
+  if (HasCgroups()) janitor_ = std::make_unique<Janitor>(*driver_);
   // Cores are pinned only where the node offers no more CPUs than the host has: with more
   // (fake capacity) two tasks' "whole CPUs" could not be distinct cores.
   std::vector<int> online = OnlineCores();
@@ -272,12 +353,7 @@ std::optional<model::TaskUsage> TaskIsolation::Usage(const model::TaskKey& key) 
 }
 
 bool TaskIsolation::OomKilled(const model::TaskKey& key) const {
-  if (!driver_ || driver_->Version() == "none") return false;
-  const std::string name = CgroupName(key);
-  if (driver_->Exists(name)) {
-    auto usage = driver_->Usage(name);
-    return usage && usage->oom_kills > 0;
-  }
+  // From the counters Usage() read last (the supervisor reads them at the task's end).
   auto it = last_usage_.find(key);
   return it != last_usage_.end() && it->second.oom_kills > 0;
 }
@@ -287,39 +363,29 @@ void TaskIsolation::Signal(const model::TaskKey& key, int signal) const {
   for (pid_t pid : driver_->Pids(CgroupName(key))) ::kill(pid, signal);
 }
 
-bool TaskIsolation::Cleanup(const model::TaskKey& key) {
+void TaskIsolation::Cleanup(const model::TaskKey& key) {
   pinned_.erase(key);
   task_gpus_.erase(key);
   gpu_samples_.erase(key);
   memory_limits_.erase(key);
   last_usage_.erase(key);
-  if (!driver_ || driver_->Version() == "none") return true;
-  const std::string name = CgroupName(key);
-  if (!driver_->Exists(name)) return true;
-  driver_->KillAll(name);
-  if (auto removed = driver_->Remove(name); !removed) {
-    Log(LogLevel::kDebug, "cgroup of task {} not removed yet: {}", model::ToString(key), removed.error().message);
-    return false;
-  }
-  return true;
+  if (janitor_) janitor_->Add(CgroupName(key));
 }
 
 void TaskIsolation::CollectLeftovers(const std::set<model::TaskKey>& keep) {
-  if (!driver_ || driver_->Version() == "none") return;
+  if (!janitor_) return;
   std::set<std::string> wanted;
   for (const model::TaskKey& key : keep) wanted.insert(CgroupName(key));
   for (const std::string& name : driver_->List()) {
-    if (wanted.count(name) != 0) continue;
-    Log(LogLevel::kInfo, "removing leftover cgroup {}", driver_->Describe(name));
-    driver_->KillAll(name);
-    [[maybe_unused]] auto removed = driver_->Remove(name);
+    if (wanted.count(name) == 0) janitor_->Add(name);  // queued at most once
   }
 }
 
 void TaskIsolation::Close() {
-  if (driver_ && driver_->Version() != "none" && driver_->List().empty()) {
-    [[maybe_unused]] auto removed = driver_->RemoveBase();
-  }
+  if (!janitor_) return;
+  janitor_->Stop(std::chrono::seconds(5));
+  janitor_.reset();
+  if (driver_->List().empty()) [[maybe_unused]] auto removed = driver_->RemoveBase();
 }
 
 }  // namespace weft::agent

@@ -5,7 +5,9 @@
 // end; without cgroups (or with isolation off) the cgroup parts do nothing and tasks run as
 // before.
 //
-// Threading: the supervisor's loop thread only.
+// Threading: the supervisor's loop thread only; a janitor thread of its own kills what is left
+// in ended tasks' cgroups and removes them, off the loop (creating and removing cgroups is
+// the slow part: it would otherwise delay every start behind it).
 #pragma once
 
 #include <map>
@@ -44,6 +46,9 @@ class TaskIsolation {
   static Result<std::unique_ptr<TaskIsolation>> Create(IsolationConfig config, const std::string& base_name);
   // A TaskIsolation over a given driver (tests).
   TaskIsolation(IsolationConfig config, std::unique_ptr<CgroupDriver> driver);
+  ~TaskIsolation();  // Close()
+  TaskIsolation(const TaskIsolation&) = delete;
+  TaskIsolation& operator=(const TaskIsolation&) = delete;
 
   // What this node enforces, for `weft nodes` and --require-isolation.
   model::NodeIsolation Describe() const;
@@ -60,19 +65,22 @@ class TaskIsolation {
   // The task's usage so far: cgroup counters and its GPUs' mean utilization (sampled at each
   // call). nullopt when nothing is measured.
   std::optional<model::TaskUsage> Usage(const model::TaskKey& key);
-  // True when the kernel OOM-killed a process of the task (its cgroup's counter).
+  // True when the kernel OOM-killed a process of the task, by the cgroup counters the last
+  // Usage() call read (the supervisor reads them when the task's main process has exited).
   bool OomKilled(const model::TaskKey& key) const;
   // Signals every process in the task's cgroup (nothing escapes it, unlike a process tree).
   void Signal(const model::TaskKey& key, int signal) const;
-  // Kills what is left in the task's cgroup and removes it; frees its pinned cores. False
-  // while it cannot be removed yet (call again later).
-  bool Cleanup(const model::TaskKey& key);
-  // Kills and removes the cgroups of tasks not in `keep` (left by an earlier agent, or whose
+  // Frees the task's pinned cores and hands its cgroup to the janitor, which kills what is
+  // left in it and removes it (retrying while processes linger; CollectLeftovers catches what
+  // it gives up on).
+  void Cleanup(const model::TaskKey& key);
+  // Hands the janitor the cgroups of tasks not in `keep` (left by an earlier agent, or whose
   // removal failed before).
   void CollectLeftovers(const std::set<model::TaskKey>& keep);
 
-  // At the agent's stop: removes its base cgroup when no task cgroup is left in it (running
-  // tasks keep theirs, for the next agent to adopt).
+  // At the agent's stop: finishes the janitor's work (bounded), then removes the base cgroup
+  // when no task cgroup is left in it (running tasks keep theirs, for the next agent to
+  // adopt). Idempotent.
   void Close();
 
   static std::string CgroupName(const model::TaskKey& key);  // "task-12.0@1"
@@ -81,8 +89,12 @@ class TaskIsolation {
   std::string PickCores(const model::TaskKey& key, std::int64_t cpu_milli);
   std::vector<DeviceId> DeniedGpus(const std::vector<int>& allocated) const;
 
+  class Janitor;
+  bool HasCgroups() const { return driver_ && driver_->Version() != "none"; }
+
   IsolationConfig config_;
   std::unique_ptr<CgroupDriver> driver_;
+  std::unique_ptr<Janitor> janitor_;  // null without cgroups
   std::vector<int> cores_;                                // usable for pinning
   std::map<model::TaskKey, std::vector<int>> pinned_;     // cores held by running tasks
   std::map<model::TaskKey, std::vector<int>> task_gpus_;  // real GPU indices per task

@@ -31,6 +31,22 @@ std::string EnvValue(const LaunchSpec& spec, const std::string& name) {
   return "<unset>";
 }
 
+// Whether the agent's base cgroup `base` exists beneath this process's memory cgroup (v1) or
+// its unified cgroup (v2).
+bool BaseExists(const std::string& base) {
+  std::istringstream in(ReadAll("/proc/self/cgroup"));
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto a = line.find(':');
+    const auto b = line.find(':', a + 1);
+    const std::string controllers = line.substr(a + 1, b - a - 1);
+    const std::string path = line.substr(b + 1);
+    if (controllers == "memory" && std::filesystem::exists("/sys/fs/cgroup/memory" + path + "/" + base)) return true;
+    if (controllers.empty() && std::filesystem::exists("/sys/fs/cgroup" + path + "/" + base)) return true;
+  }
+  return false;
+}
+
 class TaskIsolationTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -85,7 +101,8 @@ class TaskIsolationTest : public ::testing::Test {
 // CUDA_VISIBLE_DEVICES counts its own from 0, as Slurm's ConstrainDevices does.
 TEST_F(TaskIsolationTest, FencedTaskCannotOpenOtherGpusAndCountsItsOwnFromZero) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root for cgroups and mknod";
-  auto isolation = TaskIsolation::Create(TwoGpus(), "weft-isotest-" + std::to_string(::getpid()));
+  const std::string base = "weft-isotest-" + std::to_string(::getpid());
+  auto isolation = TaskIsolation::Create(TwoGpus(), base);
   ASSERT_TRUE(isolation) << isolation.error().message;
   if (!(*isolation)->Describe().devices) GTEST_SKIP() << "no devices controller on this host";
   const std::string dev = dir_ + "/dev";
@@ -100,8 +117,9 @@ TEST_F(TaskIsolationTest, FencedTaskCannotOpenOtherGpusAndCountsItsOwnFromZero) 
   const int status = Run(spec);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   EXPECT_EQ(ReadAll(dir_ + "/out"), "gpu0=denied\ngpu1=open\nvisible=0\n");
-  EXPECT_TRUE((*isolation)->Cleanup(a.key));
-  (*isolation)->Close();
+  (*isolation)->Cleanup(a.key);
+  (*isolation)->Close();  // waits for the janitor, then removes the emptied base
+  EXPECT_FALSE(BaseExists(base));
 }
 
 // Without fencing the task is told its GPUs by their real indices.
@@ -158,7 +176,8 @@ TEST_F(TaskIsolationTest, CgroupLimitsFollowTheRequest) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root for cgroups";
   IsolationConfig config;
   config.pids_limit = 123;
-  auto isolation = TaskIsolation::Create(config, "weft-isotest2-" + std::to_string(::getpid()));
+  const std::string base = "weft-isotest2-" + std::to_string(::getpid());
+  auto isolation = TaskIsolation::Create(config, base);
   ASSERT_TRUE(isolation) << isolation.error().message;
   const model::NodeIsolation enforced = (*isolation)->Describe();
   if (!enforced.memory || !enforced.pids) GTEST_SKIP() << "this host enforces " << model::ToString(enforced);
@@ -174,8 +193,9 @@ TEST_F(TaskIsolationTest, CgroupLimitsFollowTheRequest) {
   ASSERT_TRUE(usage.has_value());
   EXPECT_EQ(usage->memory_limit_bytes, 64 << 20);
   EXPECT_FALSE((*isolation)->OomKilled(a.key));
-  EXPECT_TRUE((*isolation)->Cleanup(a.key));
-  (*isolation)->Close();
+  (*isolation)->Cleanup(a.key);
+  (*isolation)->Close();  // waits for the janitor, then removes the emptied base
+  EXPECT_FALSE(BaseExists(base));
 }
 
 }  // namespace

@@ -463,7 +463,7 @@ void TaskSupervisor::RunSweep(std::uint64_t id) {
   }
   // The cgroup holds every process of the task: killing it all and removing it is the sweep
   // where cgroups exist; the process tree search below stays for hosts without them.
-  if (sweep.cgroup && config_.isolation->Cleanup(*sweep.cgroup)) sweep.cgroup.reset();
+  if (sweep.cgroup) config_.isolation->Cleanup(*std::exchange(sweep.cgroup, std::nullopt));
   if (!sweep.marker_everywhere && !sweep.cgroup && NothingLeft(sweep.pgid)) {
     sweeps_.erase(it);
     return;

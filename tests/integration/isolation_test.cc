@@ -260,3 +260,48 @@ TEST(IsolationTest, RequireIsolationAvoidsNodesThatDoNotEnforceIt) {
 
 }  // namespace
 }  // namespace weft::testing
+
+namespace weft::testing {
+namespace {
+
+// `--gpus auto` through NVML (a fake libnvidia-ml built with the tests): the node offers the
+// GPUs NVML reports, `weft nodes` shows each with its UUID, model and memory, and a job is
+// told its GPUs.
+TEST(IsolationTest, GpusAutoDiscoversThroughNvml) {
+  LocalCluster cluster(1, AgentSpec{4, "4G", 0}, "", {"--gpus", "auto", "--nvml-library", WEFT_FAKE_NVML_PATH});
+  const nlohmann::json nodes = cluster.Get("/v1/nodes");
+  ASSERT_EQ(nodes["nodes"].size(), 1u);
+  const nlohmann::json& node = nodes["nodes"][0];
+  EXPECT_EQ(node["capacity"]["gpus"], 2);
+  EXPECT_EQ(node["gpu_model"], "NVIDIA H100 80GB HBM3");
+  ASSERT_EQ(node["gpus"].size(), 2u);
+  EXPECT_EQ(node["gpus"][1]["index"], 1);
+  EXPECT_EQ(node["gpus"][1]["uuid"], "GPU-fa4e0000-0000-0000-0000-000000000001");
+  EXPECT_EQ(node["gpus"][1]["memory_bytes"], 80LL << 30);
+  const CommandResult table = cluster.Weft({"nodes"});
+  EXPECT_NE(table.out.find("GPU-fa4e0000-0000-0000-0000-000000000000"), std::string::npos) << table.out;
+
+  const long long id = cluster.SubmitScript("gpu.sh", "#!/bin/sh\necho visible=$CUDA_VISIBLE_DEVICES\n",
+                                            {"--gpus-per-node", "1"});
+  const nlohmann::json job = cluster.WaitFinal(id);
+  ASSERT_EQ(job["state"], "COMPLETED");
+  const std::string out = ReadFile(job["ranks"][0]["task"]["output_path"]);
+  EXPECT_EQ(out.rfind("visible=", 0), 0u) << out;
+  EXPECT_NE(out, "visible=\n");
+  // Its utilization, sampled through NVML while it ran, is in its record where measured.
+  const nlohmann::json history = nlohmann::json::parse(cluster.Weft({"history", "-o", "json"}).out);
+  ASSERT_EQ(history["attempts"].size(), 1u);
+  EXPECT_GT(history["attempts"][0]["gpu_s"].get<double>(), 0);
+}
+
+// No NVML on the node: zero GPUs and one log line, not a failed agent.
+TEST(IsolationTest, GpusAutoWithoutNvmlOffersNoGpus) {
+  LocalCluster cluster(1, AgentSpec{4, "4G", 0}, "", {"--gpus", "auto", "--nvml-library", "/nonexistent/libnvidia-ml.so.1"});
+  const nlohmann::json nodes = cluster.Get("/v1/nodes");
+  ASSERT_EQ(nodes["nodes"].size(), 1u);
+  EXPECT_EQ(nodes["nodes"][0]["capacity"]["gpus"], 0);
+  EXPECT_TRUE(nodes["nodes"][0]["gpus"].empty());
+}
+
+}  // namespace
+}  // namespace weft::testing

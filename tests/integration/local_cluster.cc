@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -220,10 +221,13 @@ void LocalCluster::StartAgent(int index, const AgentSpec& spec, const std::vecto
   const int null_fd = ::open("/dev/null", O_RDONLY);
   std::vector<std::string> argv = {WEFT_BINARY, "agent", "--server", url_, "--token-file", state_dir_ + "/token",
                                    "--name", name, "--cpus", std::to_string(spec.cpus), "--memory", spec.memory,
-                                   "--gpus", std::to_string(spec.gpus), "--work-dir", dir_ + "/agents/" + name,
+                                   "--work-dir", dir_ + "/agents/" + name,
                                    "--address", "127.0.0." + std::to_string(index + 1), "--kill-wait", "2",
                                    "--heartbeat", "0.5"};
   argv.insert(argv.end(), agent_args.begin(), agent_args.end());
+  if (std::find(agent_args.begin(), agent_args.end(), "--gpus") == agent_args.end()) {
+    argv.insert(argv.end(), {"--gpus", std::to_string(spec.gpus)});  // unless the args say (auto)
+  }
   agent_pids_.push_back(SpawnProcess(argv, {}, dir_, null_fd, log, log, true));
   ::close(log);
   ::close(null_fd);
