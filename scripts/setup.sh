@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 packages=(g++ cmake ninja-build pkg-config libboost-dev libboost-system-dev nlohmann-json3-dev
   libyaml-cpp-dev libcli11-dev libfmt-dev libspdlog-dev libexpected-dev libsqlite3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libssl-dev procps iproute2 python3 passwd)
+  libgtest-dev libgmock-dev libbenchmark-dev libssl-dev procps iproute2 python3 passwd
+  prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -95,10 +95,12 @@ HttpResponse ErrorResponse(const Error& error) {
                       net::HttpStatusFor(error.code));
 }
 
-ApiHandler::ApiHandler(controller::Controller& controller, EventLoop& loop, Authenticator& auth)
-    : controller_(controller), loop_(loop), auth_(auth) {}
+ApiHandler::ApiHandler(controller::Controller& controller, EventLoop& loop, Authenticator& auth,
+                       WeftMetrics* metrics)
+    : controller_(controller), loop_(loop), auth_(auth), metrics_(metrics) {}
 
 void ApiHandler::Handle(HttpRequest request, Responder respond) {
+  if (metrics_) respond = metrics_->TimeRequest(request, std::move(respond));  // metrics hook
   if (request.path == "/healthz") {
     respond(HttpResponse{200, "text/plain", "ok\n", {}});
     return;
@@ -121,6 +123,13 @@ void ApiHandler::Route(HttpRequest& request, Responder& respond, const Principal
   auto not_found = [&] {
     respond(ErrorResponse({ErrorCode::kNotFound, fmt::format("no route for {} {}", method, request.path)}));
   };
+  // GET /metrics: Prometheus text format; gauges are read on the loop thread.
+  if (request.path == "/metrics" && method == "GET" && metrics_) {
+    loop_.Post([this, respond] {
+      respond(HttpResponse{200, kMetricsContentType, metrics_->Render(controller_), {}});
+    });
+    return;
+  }
   if (parts.size() < 2 || parts[0] != "v1") return not_found();
   const std::string& collection = parts[1];
 

@@ -1,12 +1,13 @@
-// The REST API of DESIGN.md under /v1, plus /healthz. Parses and authenticates on the HTTP
-// I/O thread, then posts each call to the controller's loop thread, which answers through
-// the Responder (possibly much later, for long polls).
+// The REST API of DESIGN.md under /v1, plus /healthz and /metrics. Parses and authenticates on
+// the HTTP I/O thread, then posts each call to the controller's loop thread, which answers
+// through the Responder (possibly much later, for long polls).
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "api/auth.h"
+#include "api/metrics_catalog.h"
 #include "common/event_loop.h"
 #include "controller/controller.h"
 #include "net/http.h"
@@ -17,7 +18,10 @@ class ApiHandler {
  public:
   // `controller` is owned by `loop`'s thread and must outlive this handler and the server;
   // so must `auth`, which the handler keeps in step with the users it adds and revokes.
-  ApiHandler(controller::Controller& controller, EventLoop& loop, Authenticator& auth);
+  // `metrics` (optional, must outlive the handler): serves GET /metrics and times every call;
+  // null = no /metrics route (404) and no timing.
+  ApiHandler(controller::Controller& controller, EventLoop& loop, Authenticator& auth,
+             WeftMetrics* metrics = nullptr);
 
   // Thread-safe; called on HTTP I/O threads.
   void Handle(net::HttpRequest request, net::Responder respond);
@@ -33,6 +37,7 @@ class ApiHandler {
   controller::Controller& controller_;
   EventLoop& loop_;
   Authenticator& auth_;
+  WeftMetrics* metrics_;  // may be null
 };
 
 // {"error": {"code": "...", "message": "..."}} with the status from the error's code.

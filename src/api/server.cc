@@ -17,6 +17,7 @@
 
 #include "api/api_handler.h"
 #include "api/auth.h"
+#include "api/metrics_catalog.h"
 #include "common/log.h"
 #include "controller/controller.h"
 #include "controller/persister.h"
@@ -89,6 +90,8 @@ Result<> RunServer(const ServerOptions& options) {
   controller::GroupCommitPersister persister(committer, loop);
   controller::ControllerOptions controller_options;
   controller_options.config = options.config;
+  WeftMetrics metrics;  // GET /metrics; fed by the controller's observer hooks and the API
+  controller_options.observer = &metrics;
   controller::Controller controller(loop, persister, controller_options);
   loop.Start();
   std::promise<void> restored;
@@ -110,7 +113,7 @@ Result<> RunServer(const ServerOptions& options) {
     users_loaded.set_value();
   });
   users_loaded.get_future().wait();
-  ApiHandler handler(controller, loop, auth);
+  ApiHandler handler(controller, loop, auth, &metrics);
   auto server = net::StartHttpServer(
       options.listen,
       [&handler](net::HttpRequest request, net::Responder respond) {

@@ -186,7 +186,12 @@ void Controller::Submit(model::JobSpec spec, JobCallback done) {
     MarkSubmitted(id);
   }
   batch.push_back(store::PutNextJobId(next_job_id_));
-  persister_.Persist(std::move(batch), [this, first, done = std::move(done)] {
+  persister_.Persist(std::move(batch), [this, first, count, done = std::move(done)] {
+    if (options_.observer) {  // metrics hook: each job of the batch, now durable
+      for (std::size_t i = 0; i < count; ++i) {
+        options_.observer->OnJobSubmitted(jobs_.at(first + static_cast<JobId>(i)).job);
+      }
+    }
     done(jobs_.at(first).job);
   });
 }
@@ -516,6 +521,12 @@ void Controller::AddReservedCandidates(std::vector<sched::PendingJob>& pending) 
 }
 
 void Controller::RunCycle() {
+  // Metrics hook: the observer times the whole cycle, early returns included.
+  struct CycleBracket {
+    ControllerObserver* observer;
+    explicit CycleBracket(ControllerObserver* o) : observer(o) { if (observer) observer->OnCycleBegin(); }
+    ~CycleBracket() { if (observer) observer->OnCycleEnd(); }
+  } bracket(options_.observer);
   cycle_posted_ = false;
   std::vector<sched::PendingJob> pending;
   if (full_cycle_) {
@@ -777,6 +788,7 @@ void Controller::StartJob(JobEntry& entry, model::Allocation allocation) {
   TouchSnapshot(job);
   held_by_queue_[QueueOf(job)] += JobTotal(job);
   if (start_releases_dependents_) MarkDirty();  // after:<this job> may now hold
+  if (options_.observer) options_.observer->OnJobStarted(job);  // metrics hook
 }
 
 void Controller::Publish(const std::vector<JobId>& jobs, const std::set<std::string>& extra_nodes) {
@@ -834,6 +846,7 @@ void Controller::Finish(Job& job, JobState state, std::string reason) {
   job.state = state;
   job.reason = std::move(reason);
   job.end_time = loop_.clock().Now();
+  if (options_.observer) options_.observer->OnJobFinished(job);  // metrics hook
 }
 
 void Controller::Release(Job& job) {

@@ -27,6 +27,21 @@
 
 namespace weft::controller {
 
+// Instrumentation hook (metrics): plain notifications, no HTTP and no clock of its own.
+// Called on the loop thread; implementations must be cheap and must not call back into the
+// controller. OnCycleBegin/OnCycleEnd bracket every scheduling cycle so that an observer can
+// time it with its own (wall) clock; the controller never reads one for this, so simulated
+// runs stay deterministic.
+class ControllerObserver {
+ public:
+  virtual ~ControllerObserver() = default;
+  virtual void OnJobSubmitted(const model::Job& /*job*/) {}  // durable and acknowledged
+  virtual void OnJobStarted(const model::Job& /*job*/) {}  // became RUNNING (start_time set)
+  virtual void OnJobFinished(const model::Job& /*job*/) {}  // reached a final state
+  virtual void OnCycleBegin() {}
+  virtual void OnCycleEnd() {}
+};
+
 struct ControllerOptions {
   Duration node_timeout = std::chrono::seconds(30);  // silent longer → node DOWN
   int master_port_first = 20000;                      // MASTER_PORT range handed to jobs
@@ -36,6 +51,7 @@ struct ControllerOptions {
   // Tests: before every cycle, compare the incrementally maintained cluster snapshot with one
   // built from scratch and abort on the first difference (costs a full build per cycle).
   bool check_snapshot = false;
+  ControllerObserver* observer = nullptr;  // metrics hook (see above); not owned, may be null
 };
 
 struct JobFilter {
