@@ -22,5 +22,17 @@ TEST(StringsTest, ShellQuoteSurvivesSingleQuotes) {
   EXPECT_EQ(ShellQuote("it's"), "'it'\\''s'");
 }
 
+TEST(StringsTest, IsValidUtf8AcceptsUtf8AndRejectsTheRest) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("plain ascii"));
+  EXPECT_TRUE(IsValidUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));  // é € 😀
+  EXPECT_FALSE(IsValidUtf8("\xff"));                  // never valid
+  EXPECT_FALSE(IsValidUtf8("caf\xe9"));               // Latin-1
+  EXPECT_FALSE(IsValidUtf8("\xc3"));                  // truncated
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));              // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));          // a surrogate
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));      // above U+10FFFF
+}
+
 }  // namespace
 }  // namespace weft

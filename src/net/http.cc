@@ -3,6 +3,7 @@
 #include "net/http.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <cstdint>
@@ -21,6 +22,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <fmt/format.h>
 
 #include "common/check.h"
 #include "common/log.h"
@@ -35,8 +37,14 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-// Largest request body the server accepts (job specs, bulk submissions).
-constexpr std::uint64_t kMaxRequestBodyBytes = 64ull << 20;
+// Largest request body the server accepts (job specs with their scripts, agent reports); a
+// larger one is answered 413 (see Session::RejectTooLarge).
+constexpr std::uint64_t kMaxRequestBodyBytes = 16ull << 20;
+// After a 413 the server reads and discards what the client still sends, up to this much (so
+// that the client, which writes its whole request before it reads, sees the answer rather
+// than a reset connection), then closes.
+constexpr std::uint64_t kMaxDrainBytes = 4 * kMaxRequestBodyBytes;
+constexpr auto kDrainTimeout = std::chrono::seconds(10);
 // Largest response body the client accepts (listings of many jobs).
 constexpr std::uint64_t kMaxResponseBodyBytes = 512ull << 20;
 // The server closes a connection idle this long; the client's retry covers the race.
@@ -232,6 +240,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnRead(beast::error_code ec, std::size_t /*bytes*/) {
+    if (ec == http::error::body_limit) {
+      RejectTooLarge();
+      return;
+    }
     if (ec) {
       if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted) {
         Log(LogLevel::kDebug, "http: read from {} failed: {}", remote_address_, ec.message());
@@ -277,6 +289,42 @@ class Session : public std::enable_shared_from_this<Session> {
       error.body = R"({"error":"internal error"})";
       Respond(seq, std::move(error));
     }
+  }
+
+  // The request's body (by its Content-Length, or as it arrived chunked) passed the limit:
+  // answer 413 with a message saying so, instead of silently dropping the connection, then
+  // drain and close.
+  void RejectTooLarge() {
+    Log(LogLevel::kInfo, "http: request body from {} is over {} bytes: 413", remote_address_,
+        kMaxRequestBodyBytes);
+    version_ = parser_ && parser_->get().version() != 0 ? parser_->get().version() : 11;
+    parser_.reset();
+    keep_alive_ = false;
+    draining_ = true;
+    const std::uint64_t seq = ++seq_;
+    awaiting_response_ = true;
+    HttpResponse response;
+    response.status = 413;
+    response.body = fmt::format(
+        R"({{"error":{{"code":"InvalidArgument","message":"request body is larger than the limit of {} MiB"}}}})",
+        kMaxRequestBodyBytes >> 20);
+    response.headers.emplace_back("Connection", "close");
+    Respond(seq, std::move(response));
+  }
+
+  // Reads and discards the rest of a rejected request (see kMaxDrainBytes), then closes.
+  void Drain() {
+    stream_.expires_after(kDrainTimeout);
+    stream_.async_read_some(
+        asio::buffer(drain_buffer_),
+        [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
+          self->drained_ += bytes;
+          if (ec || self->drained_ > kMaxDrainBytes) {
+            self->Close();
+            return;
+          }
+          self->Drain();
+        });
   }
 
   Responder MakeResponder(std::uint64_t seq) {
@@ -326,6 +374,12 @@ class Session : public std::enable_shared_from_this<Session> {
       Close();
       return;
     }
+    if (draining_ && !state_->stopped.load()) {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);  // the 413 is complete
+      Drain();
+      return;
+    }
     if (!keep_alive_ || state_->stopped.load()) {
       Close();
       return;
@@ -349,6 +403,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string remote_address_;
   std::uint64_t seq_ = 0;
   bool awaiting_response_ = false;
+  bool draining_ = false;  // after a 413: discarding the rest of the request
+  std::uint64_t drained_ = 0;
+  std::array<char, 64 * 1024> drain_buffer_{};
   bool keep_alive_ = false;
   unsigned version_ = 11;
 };

@@ -5,8 +5,9 @@
 
 namespace weft::net {
 namespace {
-constexpr std::array<std::pair<ErrorCode, int>, 12> kTable{{
+constexpr std::array<std::pair<ErrorCode, int>, 13> kTable{{
     {ErrorCode::kInvalidArgument, 400},
+    {ErrorCode::kInvalidArgument, 413},  // request body too large (the server's limit)
     {ErrorCode::kUnauthenticated, 401},
     {ErrorCode::kPermissionDenied, 403},
     {ErrorCode::kNotFound, 404},

@@ -1,4 +1,5 @@
 #include "net/http.h"
+#include "net/http_status.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -413,6 +414,34 @@ TEST(HttpTest, TenMegabyteBodiesRoundTrip) {
   ASSERT_TRUE(response.has_value()) << response.error().message;
   EXPECT_EQ(response->body.size(), body.size());
   EXPECT_TRUE(response->body == body);
+}
+
+// A body over the server's limit (16 MiB) gets 413 with a message, not a dropped connection,
+// both when the client sends it all first and when it waits for "100 Continue".
+TEST(HttpTest, OversizedBodyGets413NamingTheLimit) {
+  std::atomic<int> calls{0};
+  auto server = MustStart([&](HttpRequest, Responder respond) {
+    ++calls;
+    respond(Text("ok"));
+  });
+  ASSERT_TRUE(server);
+  HttpClient client(UrlOf(*server), "");
+  auto response = client.Post("/v1/jobs", std::string((16 << 20) + 1, 'x'));
+  ASSERT_TRUE(response.has_value()) << response.error().message;
+  EXPECT_EQ(response->status, 413);
+  EXPECT_NE(response->body.find("larger than the limit of 16 MiB"), std::string::npos) << response->body;
+
+  const int fd = ConnectRaw(ParsePort(server->address()));
+  std::string buffer;
+  SendAll(fd, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\nExpect: 100-continue\r\n\r\n");
+  const std::optional<std::string> rejected = ReadMessage(fd, buffer);
+  ASSERT_TRUE(rejected.has_value());
+  EXPECT_TRUE(StartsWith(*rejected, "HTTP/1.1 413")) << *rejected;
+  close(fd);
+
+  EXPECT_EQ(calls.load(), 0);
+  EXPECT_EQ(client.Post("/v1/jobs", "small")->status, 200);  // a new connection works
+  EXPECT_EQ(ErrorCodeForStatus(413), ErrorCode::kInvalidArgument);
 }
 
 TEST(HttpTest, DroppedResponderClosesTheConnection) {

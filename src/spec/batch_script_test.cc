@@ -414,5 +414,15 @@ TEST(ParseBatchScriptTest, TopologyIsAWeftOption) {
             "directives)");
 }
 
+// Values that parse but no machine has get Validate's error naming the field; bytes that are not
+// UTF-8 (the spec travels as JSON) are refused rather than replaced.
+TEST(ParseBatchScriptTest, AbsurdValuesAreRefusedNamingTheField) {
+  EXPECT_EQ(ErrorOf("#SBATCH -N 1000000\n"), "num_nodes: 1000000 is out of range (1 to 100000)");
+  EXPECT_EQ(ErrorOf("#SBATCH --gpus-per-node=5000\n"), "gpus: 5000 is out of range (0 to 4096)");
+  EXPECT_EQ(ErrorOf("#SBATCH --mem=100T\n"), "memory: 109951162777600 is out of range (0 to 70368744177664)");
+  EXPECT_EQ(ErrorOf("#SBATCH -N 99999999999\n"), "line 2: --nodes: 99999999999 is too large (at most 1000000)");
+  EXPECT_EQ(ErrorOf("#SBATCH -J caf\xe9\n"), "name: is not valid UTF-8");
+}
+
 }  // namespace
 }  // namespace weft::spec

@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "model/job.h"
+#include "model/task.h"
 
 namespace weft::spec {
 
@@ -71,6 +72,11 @@ Result<SplitArgs> SplitSubmitArgs(const std::vector<std::string>& argv);
 // Checks a spec from any source (the REST API included): positive counts, sane sizes,
 // a script that starts with "#!", absolute directories. Error names the field.
 Result<> Validate(const model::JobSpec& spec);
+
+// Checks what an agent reports about its node (the REST API's /v1/agents/{name}/report): a
+// name, and a capacity within the same per-node bounds as a job's request (a report of 9e18
+// GPUs would make the scheduler allocate a bit per GPU). Error names the field.
+Result<> ValidateNodeReport(const model::NodeReport& report);
 
 // sbatch filename patterns: %j job id, %x job name, %N node name, %n node index, %t task
 // rank (= node index here), %u user, %A array job id, %a array index, %r restart count,
