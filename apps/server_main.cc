@@ -1,4 +1,5 @@
 // `weft server`: flags → ServerOptions → RunServer.
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -16,11 +17,15 @@ int ServerMain(int argc, char** argv) {
   app.add_option("--state-dir", options.state_dir, "durable state, token and address files")->required();
   app.add_option("--config", config, "cluster configuration (queues, scheduler)");
   app.add_option("--http-threads", options.http_threads, "HTTP I/O threads");
+  double node_timeout_s = 30;
+  app.add_option("--node-timeout", node_timeout_s, "seconds without an agent's report before its node is DOWN")
+      ->check(CLI::PositiveNumber);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  options.node_timeout = std::chrono::duration_cast<weft::Duration>(std::chrono::duration<double>(node_timeout_s));
   if (!config.empty()) {
     std::ifstream in(config);
     if (!in) {

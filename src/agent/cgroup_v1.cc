@@ -57,8 +57,11 @@ class CgroupV1Driver final : public CgroupDriver {
     }
     for (const Hierarchy& h : hierarchies_) {
       if (!Needed(h, limits)) continue;
-      if (auto r = MakeDir(h.base_dir); !r) return r;
-      if (auto r = MakeDir(JoinPath(h.base_dir, name)); !r) return r;
+      // The base exists since Probe; make it again only if someone removed it.
+      if (auto r = MakeDir(JoinPath(h.base_dir, name)); !r) {
+        if (auto base = MakeDir(h.base_dir); !base) return base;
+        if (auto again = MakeDir(JoinPath(h.base_dir, name)); !again) return again;
+      }
     }
     // Present only where it works (see Probe), and used only to pin.
     if (const Hierarchy* h = Find("cpuset"); h != nullptr && Needed(*h, limits)) {

@@ -9,9 +9,11 @@
 #include <nlohmann/json.hpp>
 
 #include "net/http_status.h"
+#include "api/dashboard.h"
 #include "api/job_view.h"
 #include "common/strings.h"
 #include "model/json.h"
+#include "spec/job_spec_parser.h"
 
 namespace weft::api {
 
@@ -24,6 +26,8 @@ namespace {
 
 constexpr std::size_t kMaxLogChunk = 4 << 20;
 constexpr Duration kMaxWait = std::chrono::seconds(60);
+// The largest "since" (Unix seconds) a query may give: its microseconds must fit 64 bits.
+constexpr long long kMaxUnixSeconds = 1LL << 40;
 
 HttpResponse JsonResponse(const json& body, int status = 200) {
   HttpResponse r;
@@ -53,7 +57,9 @@ Duration WaitParam(const HttpRequest& request) {
   if (it == request.query.end()) return Duration::zero();
   auto ms = ParseInt(it->second);
   if (!ms || *ms < 0) return Duration::zero();
-  return std::min<Duration>(std::chrono::milliseconds(*ms), kMaxWait);
+  // Clamped before the conversion to microseconds, which overflows for huge values.
+  const auto max_ms = std::chrono::duration_cast<std::chrono::milliseconds>(kMaxWait).count();
+  return std::chrono::milliseconds(std::min<long long>(*ms, max_ms));
 }
 
 Result<controller::JobFilter> ParseFilter(const HttpRequest& request) {
@@ -96,8 +102,8 @@ HttpResponse ErrorResponse(const Error& error) {
 }
 
 ApiHandler::ApiHandler(controller::Controller& controller, EventLoop& loop, Authenticator& auth,
-                       WeftMetrics* metrics)
-    : controller_(controller), loop_(loop), auth_(auth), metrics_(metrics) {}
+                       WeftMetrics* metrics, const ClusterHistory* history)
+    : controller_(controller), loop_(loop), auth_(auth), metrics_(metrics), history_(history) {}
 
 void ApiHandler::Handle(HttpRequest request, Responder respond) {
   if (metrics_) respond = metrics_->TimeRequest(request, std::move(respond));  // metrics hook
@@ -105,6 +111,8 @@ void ApiHandler::Handle(HttpRequest request, Responder respond) {
     respond(HttpResponse{200, "text/plain", "ok\n", {}});
     return;
   }
+  // The dashboard's page and assets load without the token (its login form asks for it).
+  if (auto page = ServeDashboard(request)) return respond(*page);
   const std::string auth = request.Header("authorization");
   const std::string_view prefix = "Bearer ";
   std::optional<Principal> caller;
@@ -118,7 +126,9 @@ void ApiHandler::Handle(HttpRequest request, Responder respond) {
 }
 
 void ApiHandler::Route(HttpRequest& request, Responder& respond, const Principal& caller) {
-  const std::vector<std::string> parts = Split(std::string_view(request.path).substr(1), '/');
+  // An empty path (a target such as "?x") has no leading '/': substr(1) would throw.
+  const std::vector<std::string> parts =
+      Split(std::string_view(request.path).substr(request.path.empty() ? 0 : 1), '/');
   const std::string& method = request.method;
   auto not_found = [&] {
     respond(ErrorResponse({ErrorCode::kNotFound, fmt::format("no route for {} {}", method, request.path)}));
@@ -147,31 +157,82 @@ void ApiHandler::Route(HttpRequest& request, Responder& respond, const Principal
       return respond(ErrorResponse({ErrorCode::kInvalidArgument,
                                     fmt::format("user: '{}' is not a valid user name", spec->user)}));
     }
-    loop_.Post([this, spec = std::move(*spec), respond]() mutable {
-      controller_.Submit(std::move(spec), [respond](Result<model::Job> job) {
-        if (!job) return respond(ErrorResponse(job.error()));
-        respond(JsonResponse(json{{"id", job->id}, {"job", JobSummary(*job)}}, 201));
-      });
+    // A client's retry of a submission carries the same key (body "idempotency_key", or the
+    // Idempotency-Key header) and gets the first job back instead of a second one.
+    std::string key = request.Header("idempotency-key");
+    if (auto k = body->find("idempotency_key"); k != body->end() && k->is_string()) key = k->get<std::string>();
+    if (key.size() > 256) {
+      return respond(ErrorResponse({ErrorCode::kInvalidArgument, "idempotency_key: longer than 256 characters"}));
+    }
+    loop_.Post([this, spec = std::move(*spec), key = std::move(key), respond]() mutable {
+      controller_.Submit(
+          std::move(spec),
+          [respond](Result<model::Job> job) {
+            if (!job) return respond(ErrorResponse(job.error()));
+            respond(JsonResponse(json{{"id", job->id}, {"job", JobSummary(*job)}}, 201));
+          },
+          std::move(key));
     });
     return;
   }
-  // GET /v1/jobs?state=...&limit=...
+  // GET /v1/jobs?state=...&limit=...[&user=U][&queue=Q][&offset=O[&order=asc|desc]]
+  // With `offset` (the dashboard's pages): the matching jobs in id order (`desc`: newest
+  // first), rows [offset, offset+limit) of them, and "total", how many match.
   if (collection == "jobs" && parts.size() == 2 && method == "GET") {
     auto filter = ParseFilter(request);
     if (!filter) return respond(ErrorResponse(filter.error()));
-    if (!caller.admin) filter->user = caller.user;
-    loop_.Post([this, filter = std::move(*filter), respond] {
-      json jobs = json::array();
-      controller_.ForEachJob(filter, [&](const model::Job& job) {
+    auto param = [&](const char* name) {
+      auto it = request.query.find(name);
+      return it == request.query.end() ? std::string() : it->second;
+    };
+    if (!caller.admin) {
+      if (!param("user").empty() && param("user") != caller.user) {
+        return respond(ErrorResponse({ErrorCode::kPermissionDenied, "only admins see other users' jobs"}));
+      }
+      filter->user = caller.user;
+    } else {
+      filter->user = param("user");
+    }
+    const std::string queue = param("queue");
+    std::optional<std::size_t> offset;
+    if (!param("offset").empty()) {
+      auto o = ParseInt(param("offset"));
+      if (!o || *o < 0) return respond(ErrorResponse({ErrorCode::kInvalidArgument, "offset: must be a whole number"}));
+      offset = static_cast<std::size_t>(*o);
+    }
+    const bool newest_first = param("order") == "desc";
+    loop_.Post([this, filter = std::move(*filter), queue, offset, newest_first, respond] {
+      auto view = [this](const model::Job& job) {
         json summary = JobSummary(job);
         if (job.state == model::JobState::kPending) {
           const sched::PriorityFactors f = controller_.PriorityOf(job);
           summary["priority"] = f.total;
           summary["priority_factors"] = {{"age", f.age}, {"fair_share", f.fair_share}, {"short_job", f.short_job}, {"job", f.job}};
         }
-        jobs.push_back(std::move(summary));
+        return summary;
+      };
+      auto in_queue = [&](const model::Job& job) {
+        return queue.empty() || job.spec.queue == queue ||
+               (job.spec.queue.empty() && queue == model::kDefaultQueue);
+      };
+      json jobs = json::array();
+      if (!offset && queue.empty()) {
+        controller_.ForEachJob(filter, [&](const model::Job& job) { jobs.push_back(view(job)); });
+        return respond(JsonResponse(json{{"jobs", std::move(jobs)}}));
+      }
+      // Paged or by queue: collect matches (pointers, cheap even for 100k jobs), render only
+      // the page. Without an offset, `limit` keeps its meaning: the newest `limit` jobs.
+      controller::JobFilter all = filter;
+      all.limit = 0;
+      std::vector<const model::Job*> matches;
+      controller_.ForEachJob(all, [&](const model::Job& job) {
+        if (in_queue(job)) matches.push_back(&job);
       });
-      respond(JsonResponse(json{{"jobs", std::move(jobs)}}));
+      if (newest_first || (!offset && filter.limit > 0)) std::reverse(matches.begin(), matches.end());
+      const std::size_t first = std::min(matches.size(), offset.value_or(0));
+      const std::size_t end = filter.limit == 0 ? matches.size() : std::min(matches.size(), first + filter.limit);
+      for (std::size_t i = first; i < end; ++i) jobs.push_back(view(*matches[i]));
+      respond(JsonResponse(json{{"jobs", std::move(jobs)}, {"total", matches.size()}, {"offset", first}}));
     });
     return;
   }
@@ -242,11 +303,38 @@ void ApiHandler::Route(HttpRequest& request, Responder& respond, const Principal
     }
     return not_found();
   }
+  // POST /v1/nodes/{name}/drain {"reason": R} and /v1/nodes/{name}/resume: admins only.
+  if (collection == "nodes" && parts.size() == 4 && method == "POST" &&
+      (parts[3] == "drain" || parts[3] == "resume")) {
+    if (!caller.admin) {
+      return respond(ErrorResponse({ErrorCode::kPermissionDenied, "draining nodes needs an admin token"}));
+    }
+    std::string reason;
+    if (parts[3] == "drain" && !request.body.empty()) {
+      auto body = model::ParseJson(request.body);
+      if (!body) return respond(ErrorResponse(body.error()));
+      if (auto r = body->find("reason"); r != body->end() && r->is_string()) reason = r->get<std::string>();
+    }
+    loop_.Post([this, name = parts[2], drain = parts[3] == "drain", reason = std::move(reason), respond]() mutable {
+      controller_.SetDrain(name, drain, std::move(reason), [this, name, respond](Result<model::Node> node) {
+        if (!node) return respond(ErrorResponse(node.error()));
+        for (const auto& status : controller_.ListNodes()) {
+          if (status.node.name == name) return respond(JsonResponse(NodeView(status)));
+        }
+        respond(ErrorResponse({ErrorCode::kNotFound, fmt::format("node {} does not exist", name)}));
+      });
+    });
+    return;
+  }
   // GET /v1/nodes
   if (collection == "nodes" && parts.size() == 2 && method == "GET") {
     loop_.Post([this, respond] {
       json nodes = json::array();
-      for (const auto& status : controller_.ListNodes()) nodes.push_back(NodeView(status));
+      for (const auto& status : controller_.ListNodes()) {
+        json node = NodeView(status);
+        node["gpu_jobs"] = GpuHolders(status, [this](model::JobId id) { return controller_.FindJob(id); });
+        nodes.push_back(std::move(node));
+      }
       respond(JsonResponse(json{{"nodes", std::move(nodes)}}));
     });
     return;
@@ -257,6 +345,19 @@ void ApiHandler::Route(HttpRequest& request, Responder& respond, const Principal
       json queues = json::array();
       for (const auto& status : controller_.ListQueues()) queues.push_back(QueueView(status));
       respond(JsonResponse(json{{"queues", std::move(queues)}}));
+    });
+    return;
+  }
+  // GET /v1/cluster/history[?since=unix_s]: allocation samples for the dashboard's chart.
+  if (collection == "cluster" && parts.size() == 3 && parts[2] == "history" && method == "GET") {
+    std::optional<TimePoint> since;
+    if (auto it = request.query.find("since"); it != request.query.end() && !it->second.empty()) {
+      auto s = ParseInt(it->second);
+      if (!s || *s < 0 || *s > kMaxUnixSeconds) return respond(ErrorResponse({ErrorCode::kInvalidArgument, "since: must be a Unix time in seconds"}));
+      since = FromUnixMicros(*s * 1000000);
+    }
+    loop_.Post([this, since, respond] {
+      respond(JsonResponse(history_ ? history_->ToJson(since) : json{{"samples", json::array()}}));
     });
     return;
   }
@@ -278,6 +379,8 @@ void ApiHandler::Route(HttpRequest& request, Responder& respond, const Principal
     if (!body) return respond(ErrorResponse(body.error()));
     auto report = model::NodeReportFromJson(*body);
     if (!report) return respond(ErrorResponse(report.error()));
+    // Absurd capacities (9e18 GPUs) are refused here: the scheduler sizes per-GPU state by them.
+    if (auto valid = spec::ValidateNodeReport(*report); !valid) return respond(ErrorResponse(valid.error()));
     if (report->name != parts[2]) {
       return respond(ErrorResponse({ErrorCode::kInvalidArgument, "name: report is for another node"}));
     }
@@ -323,7 +426,12 @@ void ApiHandler::RouteUsers(const HttpRequest& request, const std::vector<std::s
     if (!token) return respond(ErrorResponse(token.error()));
     model::User user;
     user.name = name.get<std::string>();
-    user.admin = body->value("admin", false);
+    // A non-boolean "admin" is a 400: json::value() would throw out of the handler.
+    const auto admin = body->find("admin");
+    if (admin != body->end() && !admin->is_boolean()) {
+      return respond(ErrorResponse({ErrorCode::kInvalidArgument, "admin: must be true or false"}));
+    }
+    user.admin = admin != body->end() && admin->get<bool>();
     user.token_sha256 = Sha256Hex(*token);
     loop_.Post([this, user, token = *token, respond, view] {
       controller_.AddUser(user, [this, token, respond, view](Result<model::User> added) {
@@ -365,7 +473,7 @@ void ApiHandler::RouteHistory(const HttpRequest& request, Responder& respond, co
   if (auto it = request.query.find("queue"); it != request.query.end()) filter.queue = it->second;
   if (auto it = request.query.find("since"); it != request.query.end() && !it->second.empty()) {
     auto since = ParseInt(it->second);
-    if (!since || *since < 0) {
+    if (!since || *since < 0 || *since > kMaxUnixSeconds) {
       return respond(ErrorResponse({ErrorCode::kInvalidArgument, "since: must be a Unix time in seconds"}));
     }
     filter.since = FromUnixMicros(*since * 1000000);

@@ -1,4 +1,4 @@
-// The REST API of DESIGN.md under /v1, plus /healthz and /metrics. Parses and authenticates on
+// The REST API of DESIGN.md under /v1, plus /healthz, /metrics and the dashboard's files. Parses and authenticates on
 // the HTTP I/O thread, then posts each call to the controller's loop thread, which answers
 // through the Responder (possibly much later, for long polls).
 #pragma once
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "api/auth.h"
+#include "api/cluster_history.h"
 #include "api/metrics_catalog.h"
 #include "common/event_loop.h"
 #include "controller/controller.h"
@@ -19,9 +20,10 @@ class ApiHandler {
   // `controller` is owned by `loop`'s thread and must outlive this handler and the server;
   // so must `auth`, which the handler keeps in step with the users it adds and revokes.
   // `metrics` (optional, must outlive the handler): serves GET /metrics and times every call;
-  // null = no /metrics route (404) and no timing.
+  // null = no /metrics route (404) and no timing. `history` (optional, loop thread only, must
+  // outlive the handler): serves GET /v1/cluster/history; null = an empty history.
   ApiHandler(controller::Controller& controller, EventLoop& loop, Authenticator& auth,
-             WeftMetrics* metrics = nullptr);
+             WeftMetrics* metrics = nullptr, const ClusterHistory* history = nullptr);
 
   // Thread-safe; called on HTTP I/O threads.
   void Handle(net::HttpRequest request, net::Responder respond);
@@ -38,6 +40,7 @@ class ApiHandler {
   EventLoop& loop_;
   Authenticator& auth_;
   WeftMetrics* metrics_;  // may be null
+  const ClusterHistory* history_;  // may be null
 };
 
 // {"error": {"code": "...", "message": "..."}} with the status from the error's code.

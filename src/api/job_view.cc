@@ -71,6 +71,7 @@ json JobSummary(const model::Job& job) {
       // The last preemption ("" = never preempted), and while the job is being stopped for
       // another, when that began (null otherwise).
       {"preemption_reason", job.preemption_reason},
+      {"node_failure", job.node_failure},  // the last node failure ("" = none)
       {"preempted_at",
        job.state == model::JobState::kRunning ? OptTime(job.preempted_at) : json(nullptr)},
       {"nodes", nodes},
@@ -126,10 +127,14 @@ std::vector<json> HistoryRows(const model::Job& job, const HistoryFilter& filter
 
 json NodeView(const controller::NodeStatus& status) {
   json jobs = status.jobs;
+  // Slurm's sinfo words: a draining node is DRAINING while jobs still run there, then DRAINED.
+  std::string state(model::ToString(status.state));
+  if (status.state == model::NodeState::kUp && status.node.drain) state = status.jobs.empty() ? "DRAINED" : "DRAINING";
   return json{{"name", status.node.name},
               {"address", status.node.address},
               {"pool", status.node.pool},
-              {"state", model::ToString(status.state)},
+              {"state", state},
+              {"drain_reason", status.node.drain_reason},
               {"capacity", status.node.capacity},
               {"allocated", status.allocated},
               {"gpu_model", status.node.gpu_model},
@@ -145,6 +150,25 @@ json NodeView(const controller::NodeStatus& status) {
               {"isolation", model::ToString(status.node.isolation)},
               {"jobs", jobs},
               {"last_heartbeat", static_cast<double>(ToUnixMicros(status.node.last_heartbeat)) / 1e6}};
+}
+
+json GpuHolders(const controller::NodeStatus& status,
+               const std::function<const model::Job*(model::JobId)>& find) {
+  json holders = json::array();
+  for (std::int64_t i = 0; i < status.node.capacity.gpus; ++i) holders.push_back(nullptr);
+  for (model::JobId id : status.jobs) {
+    const model::Job* job = find(id);
+    if (!job) continue;
+    for (std::size_t r = 0; r < job->allocation.ranks.size(); ++r) {
+      const model::NodeAllocation& rank = job->allocation.ranks[r];
+      if (rank.node != status.node.name) continue;
+      if (r < job->tasks.size() && job->tasks[r].phase == model::TaskPhase::kExited) continue;
+      for (int gpu : rank.gpu_ids) {
+        if (gpu >= 0 && static_cast<std::size_t>(gpu) < holders.size()) holders[gpu] = id;
+      }
+    }
+  }
+  return holders;
 }
 
 namespace {

@@ -2,6 +2,7 @@
 // the dashboard depend on. Full records (script, environment) only where asked for.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,10 @@ nlohmann::json JobSummary(const model::Job& job);
 // Everything `weft show` prints: the summary plus spec, ranks and their exits.
 nlohmann::json JobDetail(const model::Job& job);
 nlohmann::json NodeView(const controller::NodeStatus& status);
+// Which job holds each GPU slot of the node: an array of capacity.gpus entries, each a job id
+// or null when free. `find` looks a job up by id (the controller's FindJob).
+nlohmann::json GpuHolders(const controller::NodeStatus& status,
+                          const std::function<const model::Job*(model::JobId)>& find);
 // Quota values are null where unlimited.
 nlohmann::json QueueView(const controller::QueueStatus& status);
 

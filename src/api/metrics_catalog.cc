@@ -124,7 +124,9 @@ std::string WeftMetrics::Render(const controller::Controller& controller) const 
 }
 
 std::string RouteTemplate(std::string_view path) {
-  if (path == "/healthz" || path == "/metrics" || path == "/") return std::string(path);
+  if (path == "/healthz" || path == "/metrics" || path == "/" || path == "/v1/cluster/history") {
+    return std::string(path);
+  }
   if (!StartsWith(path, "/v1/")) return "other";
   const std::vector<std::string> parts = Split(path.substr(1), '/');
   const std::string& collection = parts.size() > 1 ? parts[1] : std::string();

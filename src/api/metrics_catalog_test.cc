@@ -142,6 +142,8 @@ TEST(MetricsCatalogTest, RouteTemplatesAreBounded) {
   EXPECT_EQ(RouteTemplate("/v1/jobs/42/logs"), "/v1/jobs/{id}/logs");
   EXPECT_EQ(RouteTemplate("/v1/jobs/42/cancel"), "/v1/jobs/{id}/cancel");
   EXPECT_EQ(RouteTemplate("/v1/agents/node-7/assignments"), "/v1/agents/{name}/assignments");
+  EXPECT_EQ(RouteTemplate("/v1/cluster/history"), "/v1/cluster/history");
+  EXPECT_EQ(RouteTemplate("/assets/app.js"), "other");
   EXPECT_EQ(RouteTemplate("/v1/users/alice"), "/v1/users/{name}");
   EXPECT_EQ(RouteTemplate("/v1/history"), "/v1/history");
   EXPECT_EQ(RouteTemplate("/metrics"), "/metrics");

@@ -17,6 +17,7 @@
 
 #include "api/api_handler.h"
 #include "api/auth.h"
+#include "api/cluster_history.h"
 #include "api/metrics_catalog.h"
 #include "common/log.h"
 #include "controller/controller.h"
@@ -90,6 +91,7 @@ Result<> RunServer(const ServerOptions& options) {
   controller::GroupCommitPersister persister(committer, loop);
   controller::ControllerOptions controller_options;
   controller_options.config = options.config;
+  controller_options.node_timeout = options.node_timeout;
   WeftMetrics metrics;  // GET /metrics; fed by the controller's observer hooks and the API
   controller_options.observer = &metrics;
   controller::Controller controller(loop, persister, controller_options);
@@ -100,6 +102,8 @@ Result<> RunServer(const ServerOptions& options) {
     restored.set_value();
   });
   restored.get_future().wait();
+  ClusterHistory history;  // the dashboard's allocation chart; sampled on the loop thread
+  loop.Post([&] { history.Start(loop, controller, options.history_interval); });
 
   std::string admin_user = options.admin_user;
   if (admin_user.empty()) {
@@ -113,7 +117,7 @@ Result<> RunServer(const ServerOptions& options) {
     users_loaded.set_value();
   });
   users_loaded.get_future().wait();
-  ApiHandler handler(controller, loop, auth, &metrics);
+  ApiHandler handler(controller, loop, auth, &metrics, &history);
   auto server = net::StartHttpServer(
       options.listen,
       [&handler](net::HttpRequest request, net::Responder respond) {
@@ -136,6 +140,12 @@ Result<> RunServer(const ServerOptions& options) {
   sigwait(&stop_signals, &signal_number);
   Log(LogLevel::kInfo, "signal {}: stopping", signal_number);
   (*server)->Stop();
+  std::promise<void> history_stopped;
+  loop.Post([&] {
+    history.Stop(loop);
+    history_stopped.set_value();
+  });
+  history_stopped.get_future().wait();
   loop.Stop();
   committer.Flush();
   std::filesystem::remove(options.state_dir + "/address", ec);

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "model/queue.h"
 
@@ -16,6 +17,8 @@ struct ServerOptions {
   // The user the admin token stands for (its jobs run as it); "" = whoever runs the server.
   std::string admin_user;
   model::ClusterConfig config = DefaultConfig();  // queues and scheduler settings
+  Duration node_timeout = std::chrono::seconds(30);    // an agent silent longer is DOWN
+  Duration history_interval = std::chrono::seconds(10);  // allocation samples (/v1/cluster/history)
   static model::ClusterConfig DefaultConfig() {
     model::ClusterConfig c;
     c.queues.push_back(model::DefaultQueue());

@@ -1,4 +1,5 @@
-// `weft user add|list|revoke`: API users and their tokens, through the admin API.
+// Admin commands through the admin API: `weft user add|list|revoke` (users and their tokens)
+// and `weft node drain|resume`.
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -47,6 +48,16 @@ int UserRevokeCommand(const std::string& name) {
   auto user = (*client)->Delete("/v1/users/" + name);
   if (!user) return ReportError(user.error());
   std::printf("revoked %s\n", name.c_str());
+  return 0;
+}
+
+int NodeDrainCommand(const std::string& name, bool drain, const std::string& reason) {
+  auto client = Connect();
+  if (!client) return ReportError(client.error());
+  const std::string target = "/v1/nodes/" + name + (drain ? "/drain" : "/resume");
+  auto node = (*client)->Post(target, drain ? json{{"reason", reason}} : json::object());
+  if (!node) return ReportError(node.error());
+  std::printf("%s %s\n", name.c_str(), (*node).value("state", "").c_str());
   return 0;
 }
 

@@ -42,6 +42,8 @@ int QueuesCommand(bool json);
 int UserAddCommand(const std::string& name, bool admin);
 int UserListCommand(bool json);
 int UserRevokeCommand(const std::string& name);
+// `weft node drain NAME [--reason R]` (no new work; running jobs finish) / `weft node resume NAME`.
+int NodeDrainCommand(const std::string& name, bool drain, const std::string& reason);
 
 struct UpOptions {
   int agents = 2;

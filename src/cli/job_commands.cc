@@ -59,10 +59,31 @@ Result<std::string> ReadFile(const std::string& path) {
   return text.str();
 }
 
+// A fresh idempotency key: 128 random bits, hex.
+std::string NewIdempotencyKey() {
+  unsigned char raw[16] = {};
+  std::ifstream urandom("/dev/urandom", std::ios::binary);
+  urandom.read(reinterpret_cast<char*>(raw), sizeof raw);
+  std::string key;
+  for (unsigned char c : raw) key += fmt::format("{:02x}", c);
+  return key;
+}
+
+// Submits with an idempotency key and retries, with the same key, while the server cannot be
+// reached or answers 503 (a restart, say): a retry of a submission that did land returns the
+// job it created, so one `weft submit` never makes two jobs.
 Result<long long> SubmitSpec(ApiClient& client, const model::JobSpec& spec) {
-  auto created = client.Post("/v1/jobs", json{{"spec", spec}});
-  if (!created) return tl::unexpected(created.error());
-  return created->at("id").get<long long>();
+  const json body = {{"spec", spec}, {"idempotency_key", NewIdempotencyKey()}};
+  auto delay = std::chrono::milliseconds(200);
+  for (int attempt = 1;; ++attempt) {
+    auto created = client.Post("/v1/jobs", body);
+    if (created) return created->at("id").get<long long>();
+    const ErrorCode code = created.error().code;
+    const bool transient = code == ErrorCode::kUnavailable || code == ErrorCode::kDeadlineExceeded;
+    if (!transient || attempt == 6) return tl::unexpected(created.error());
+    std::this_thread::sleep_for(delay);  // backoff between retries, not synchronisation
+    delay *= 2;
+  }
 }
 
 // Exit code of a finished job as srun reports it.

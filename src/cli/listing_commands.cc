@@ -194,6 +194,7 @@ int ShowCommand(long long id, bool as_json) {
   line("RunTime", Elapsed(j));
   line("Restarts", std::to_string(j.value("restart_count", 0)));
   if (!j.value("preemption_reason", "").empty()) line("Preemption", j.value("preemption_reason", ""));
+  if (!j.value("node_failure", "").empty()) line("NodeFailure", j.value("node_failure", ""));
   line("WorkDir", j.value("work_dir", ""));
   if (j["usage"].is_object()) {
     const json& u = j["usage"];

@@ -70,6 +70,14 @@ int Main(int argc, char** argv) {
   json_flag(user_list);
   auto* user_revoke = user->add_subcommand("revoke", "revoke a user's token");
   user_revoke->add_option("name", user_name)->required();
+  auto* node = app.add_subcommand("node", "node administration (admin)");
+  node->require_subcommand(1);
+  auto* node_drain = node->add_subcommand("drain", "take no new work there; running jobs finish (scontrol update state=drain)");
+  std::string node_name, drain_reason;
+  node_drain->add_option("name", node_name)->required();
+  node_drain->add_option("--reason", drain_reason, "why, shown in weft nodes");
+  auto* node_resume = node->add_subcommand("resume", "undo a drain");
+  node_resume->add_option("name", node_name)->required();
   auto* up = app.add_subcommand("up", "start a local cluster in the background");
   UpOptions up_options;
   up->add_option("--agents", up_options.agents, "number of node agents");
@@ -99,6 +107,8 @@ int Main(int argc, char** argv) {
   if (*user_add) return UserAddCommand(user_name, user_admin);
   if (*user_list) return UserListCommand(as_json);
   if (*user_revoke) return UserRevokeCommand(user_name);
+  if (*node_drain) return NodeDrainCommand(node_name, true, drain_reason);
+  if (*node_resume) return NodeDrainCommand(node_name, false, "");
   if (*show) return ShowCommand(show_id, as_json);
   if (*nodes) return NodesCommand(as_json);
   if (*queues) return QueuesCommand(as_json);

@@ -71,7 +71,73 @@ Controller::Controller(EventLoop& loop, Persister& persister, ControllerOptions 
       options_(std::move(options)),
       scheduler_(sched::ProfileFor(options_.config.scheduler)),
       usage_ledger_(options_.config.scheduler.fair_share_half_life),
-      nodes_(loop, options_.node_timeout) {}
+      nodes_(loop, options_.node_timeout) {
+  if (options_.detect_node_failures) ScheduleNodeCheck();
+}
+
+void Controller::ScheduleNodeCheck() {
+  // A node is declared down at most a quarter of its timeout late.
+  const Duration interval = std::max<Duration>(options_.node_timeout / 4, std::chrono::milliseconds(50));
+  loop_.RunAfter(interval, [this] {
+    CheckNodes();
+    ScheduleNodeCheck();
+  });
+}
+
+void Controller::CheckNodes() {
+  for (const auto& [name, node] : nodes_.nodes()) {
+    if (nodes_.StateOf(node) != model::NodeState::kDown || !down_nodes_.insert(name).second) continue;
+    fenced_nodes_.erase(name);
+    Log(LogLevel::kWarn, "node {} is DOWN: no heartbeat for {} s", name,
+        std::chrono::duration_cast<std::chrono::seconds>(options_.node_timeout).count());
+    FailJobsOn(name);
+    MarkDirty();  // its capacity is gone
+  }
+}
+
+void Controller::FailJobsOn(const std::string& node) {
+  auto on_node = jobs_on_node_.find(node);
+  if (on_node == jobs_on_node_.end()) return;
+  const TimePoint now = loop_.clock().Now();
+  const std::string why = fmt::format("node {} stopped answering (no heartbeat for {} s)", node,
+                                      std::chrono::duration_cast<std::chrono::seconds>(options_.node_timeout).count());
+  store::WriteBatch batch;
+  std::vector<JobId> changed;
+  std::set<std::string> other_nodes;
+  const std::set<JobId> ids = on_node->second;  // EndInterruptedAttempt edits the index
+  for (JobId id : ids) {
+    JobEntry& entry = jobs_.at(id);
+    Job& job = entry.job;
+    if (job.state != JobState::kRunning || job.node_failed_at) continue;
+    job.node_failed_at = now;
+    job.node_failure = why;
+    Log(LogLevel::kWarn, "job {}: {}", id, why);
+    TouchSnapshot(job);
+    // Its ranks there count as exited (nobody will report them); the others are killed once
+    // this is durable (agents stop getting them), and report their exits.
+    for (std::size_t r = 0; r < job.allocation.ranks.size(); ++r) {
+      model::TaskRecord& task = job.tasks[r];
+      if (job.allocation.ranks[r].node != node) {
+        other_nodes.insert(job.allocation.ranks[r].node);
+        continue;
+      }
+      if (task.phase == model::TaskPhase::kExited) continue;
+      task.phase = model::TaskPhase::kExited;
+      task.end_time = now;
+      model::TaskExit exit;
+      exit.exit_code = -1;
+      exit.node_failed = true;
+      task.exit = exit;
+    }
+    if (!job.HoldsResources()) EndInterruptedAttempt(entry);
+    batch.push_back(store::PutJob(job));
+    changed.push_back(id);
+  }
+  if (batch.empty()) return;
+  persister_.Persist(std::move(batch), [this, changed = std::move(changed), other_nodes] {
+    Publish(changed, other_nodes);
+  });
+}
 
 void Controller::Restore(store::DurableState state) {
   for (model::Node& node : state.nodes) nodes_.Restore(std::move(node));
@@ -79,13 +145,18 @@ void Controller::Restore(store::DurableState state) {
     const JobId id = job.id;
     JobEntry& entry = jobs_[id];
     entry.job = std::move(job);
-    entry.published_running = entry.job.state == JobState::kRunning;
+    // A job whose node failed is no longer anyone's to run: its other ranks are killed.
+    entry.published_running = entry.job.state == JobState::kRunning && !entry.job.node_failed_at;
     entry.published_stop = entry.published_running && entry.job.preempted_at.has_value();
     if (entry.job.state == JobState::kPending) {
       pending_.emplace(id, ToPending(entry.job));
       NoteConstrained(entry.job);
     }
     if (entry.job.expected_start) reserved_.insert(id);  // recomputed by the first cycle
+    // An array's tasks share the key; the first (lowest id) is the answer.
+    if (!entry.job.idempotency_key.empty()) {
+      idempotency_.try_emplace({entry.job.spec.user, entry.job.idempotency_key}, id);
+    }
     if (entry.job.HoldsResources()) {
       active_.insert(id);
       IndexActive(entry.job);
@@ -134,7 +205,16 @@ sched::PendingJob Controller::ToPending(const Job& job) {
   return p;
 }
 
-void Controller::Submit(model::JobSpec spec, JobCallback done) {
+void Controller::Submit(model::JobSpec spec, JobCallback done, std::string idempotency_key) {
+  if (!idempotency_key.empty()) {
+    auto known = idempotency_.find({spec.user, idempotency_key});
+    if (known != idempotency_.end()) {
+      // A retry of a submission seen before: the first job, once durable (batches commit in
+      // order, so this empty one completes after the first's).
+      persister_.Persist({}, [this, id = known->second, done = std::move(done)] { done(jobs_.at(id).job); });
+      return;
+    }
+  }
   if (Result<> valid = spec::Validate(spec); !valid) {
     done(tl::unexpected(valid.error()));
     return;
@@ -164,6 +244,7 @@ void Controller::Submit(model::JobSpec spec, JobCallback done) {
   }
   job.submit_time = loop_.clock().Now();
   job.reason = "None";
+  job.idempotency_key = idempotency_key;
   // One job, or one per array index; all become durable in one batch.
   const std::vector<int> indices = job.spec.array.Indices();
   const JobId first = next_job_id_;
@@ -186,6 +267,7 @@ void Controller::Submit(model::JobSpec spec, JobCallback done) {
     MarkSubmitted(id);
   }
   batch.push_back(store::PutNextJobId(next_job_id_));
+  if (!idempotency_key.empty()) idempotency_[{jobs_.at(first).job.spec.user, idempotency_key}] = first;
   persister_.Persist(std::move(batch), [this, first, count, done = std::move(done)] {
     if (options_.observer) {  // metrics hook: each job of the batch, now durable
       for (std::size_t i = 0; i < count; ++i) {
@@ -226,6 +308,25 @@ void Controller::Cancel(JobId id, JobCallback done) {
   persister_.Persist(std::move(batch), [this, id, ids, done = std::move(done)] {
     Publish(ids, {});
     done(jobs_.at(id).job);
+  });
+}
+
+void Controller::SetDrain(const std::string& name, bool drain, std::string reason, NodeCallback done) {
+  const model::Node* known = nodes_.Find(name);
+  if (known == nullptr) {
+    done(Fail(ErrorCode::kNotFound, fmt::format("node {} does not exist", name)));
+    return;
+  }
+  model::Node node = *known;
+  node.drain = drain;
+  node.drain_reason = drain ? (reason.empty() ? "drained by an admin" : std::move(reason)) : "";
+  persister_.Persist(store::WriteBatch{store::PutNode(node)}, [this, node, done = std::move(done)] {
+    nodes_.SetDrain(node.name, node.drain, node.drain_reason);
+    capacity_snapshot_.reset();
+    cache_.valid = false;
+    MarkDirty();  // resumed capacity may start pending jobs
+    Log(LogLevel::kInfo, "node {} {}", node.name, node.drain ? "draining: " + node.drain_reason : "resumed");
+    done(*nodes_.Find(node.name));
   });
 }
 
@@ -346,7 +447,7 @@ sched::ClusterSnapshot Controller::BuildSnapshot(bool include_down) const {
     view.gpu_model = node.gpu_model;
     view.labels = node.labels;
     view.isolated = node.isolation.Enforced(!node.gpus.empty());
-    view.schedulable = up;
+    view.schedulable = up && fenced_nodes_.count(name) == 0 && !node.drain;
     index[name] = snapshot.nodes.size();
     snapshot.nodes.push_back(std::move(view));
   }
@@ -640,28 +741,38 @@ void Controller::ApplyPreemption(const sched::PreemptDecision& decision, store::
   }
 }
 
-void Controller::EndPreemption(JobEntry& entry) {
+void Controller::EndInterruptedAttempt(JobEntry& entry) {
   Job& job = entry.job;
+  const bool node_failure = job.node_failed_at.has_value();
   Release(job);  // before the allocation and port are forgotten
-  if (job.restart_count >= job.spec.max_retries) {
+  // A preempted job reruns while it has retries left; one whose node failed only when it
+  // asked to be requeued (--requeue), as Slurm requeues on node failure.
+  const bool retry = job.restart_count < job.spec.max_retries && (!node_failure || job.spec.requeue);
+  if (!retry) {
     // How the first rank ended (e.g. killed by SIGKILL after the grace) stays visible.
     for (const model::TaskRecord& task : job.tasks) {
-      if (!task.exit) continue;
+      if (!task.exit || task.exit->node_failed) continue;
       job.exit_code = task.exit->exit_code;
       job.exit_signal = task.exit->signal;
       break;
     }
-    Finish(job, JobState::kPreempted, job.preemption_reason);
+    if (node_failure) {
+      Finish(job, JobState::kNodeFail, job.node_failure);
+    } else {
+      Finish(job, JobState::kPreempted, job.preemption_reason);
+    }
     job.preempted_at.reset();
+    job.node_failed_at.reset();
     return;
   }
   // Requeued: a new attempt (TaskKey::attempt = restart_count), so late reports of the old
   // one are recognised as stale and agents start the new ranks afresh.
   job.state = JobState::kPending;
-  job.reason = "Preempted";
+  job.reason = node_failure ? "NodeFail" : "Preempted";
   ++job.restart_count;
   job.preempted_at.reset();
   job.preempted_by = 0;
+  job.node_failed_at.reset();
   job.start_time.reset();
   job.end_time.reset();
   job.expected_start.reset();
@@ -795,7 +906,7 @@ void Controller::Publish(const std::vector<JobId>& jobs, const std::set<std::str
   std::set<std::string> touched = extra_nodes;
   for (JobId id : jobs) {
     JobEntry& entry = jobs_.at(id);
-    entry.published_running = entry.job.state == JobState::kRunning;
+    entry.published_running = entry.job.state == JobState::kRunning && !entry.job.node_failed_at;
     entry.published_stop = entry.published_running && entry.job.preempted_at.has_value();
     for (const auto& rank : entry.job.allocation.ranks) touched.insert(rank.node);
   }
@@ -851,7 +962,10 @@ void Controller::Finish(Job& job, JobState state, std::string reason) {
 
 void Controller::Release(Job& job) {
   // The attempt is over: record it (a requeued job's stopping attempt counts as preempted).
-  if (job.start_time) job.attempts.push_back(EndAttempt(job, loop_.clock().Now(), JobState::kPreempted));
+  if (job.start_time) {
+    const JobState requeued_as = job.node_failed_at ? JobState::kNodeFail : JobState::kPreempted;
+    job.attempts.push_back(EndAttempt(job, loop_.clock().Now(), requeued_as));
+  }
   usage_ledger_.Advance(loop_.clock().Now(), held_by_queue_);  // bill the job up to its end
   TouchSnapshot(job);
   if (active_.erase(job.id) > 0) {
@@ -874,6 +988,12 @@ bool Controller::ApplyExit(JobEntry& entry, int rank, const model::TaskReport& r
   task.exit = report.exit.value_or(model::TaskExit{});
   if (report.usage) task.usage = report.usage;
   const model::TaskExit& exit = *task.exit;
+  if (job.state == JobState::kRunning && job.node_failed_at) {
+    // A node of the job failed: however its other ranks end (killed, mostly), the outcome is
+    // the node failure's, once every rank has exited.
+    if (!job.HoldsResources()) EndInterruptedAttempt(entry);
+    return true;
+  }
   if (job.state == JobState::kRunning && job.preempted_at) {
     // Being preempted: however a rank ends now (the signal, SIGKILL after the grace, or on
     // its own), the job's outcome is the preemption's, once every rank has exited, unless
@@ -884,7 +1004,7 @@ bool Controller::ApplyExit(JobEntry& entry, int rank, const model::TaskReport& r
           return t.exit && !t.exit->preempted && t.exit->exit_code == 0 && t.exit->signal == 0;
         });
     if (!finished_anyway) {
-      EndPreemption(entry);
+      EndInterruptedAttempt(entry);
       return true;
     }
     job.preempted_at.reset();
@@ -929,6 +1049,14 @@ void Controller::ReportNode(model::NodeReport report,
   store::WriteBatch batch;
   const model::Node* known = nodes_.Find(report.name);
   if (known && nodes_.StateOf(*known) == model::NodeState::kDown) MarkDirty();  // back: capacity
+  if (down_nodes_.erase(report.name) > 0) {
+    // Back from the dead: it may still run ranks of jobs that failed over elsewhere. No new
+    // work lands on it until it reports none left (its agent kills what it is no longer
+    // assigned), so a job never runs twice at once.
+    fenced_nodes_.insert(report.name);
+    cache_.valid = false;
+    Log(LogLevel::kInfo, "node {} is back; fenced until its stale tasks are gone", report.name);
+  }
   if (nodes_.Update(report)) {
     capacity_snapshot_.reset();
     cache_.valid = false;  // capacity, labels or a new node: rebuild the views
@@ -963,6 +1091,12 @@ void Controller::ReportNode(model::NodeReport report,
       if (t.usage) task.usage = t.usage;
     }
   }
+  if (fenced_nodes_.count(report.name) != 0 && !RunsStaleTasks(report)) {
+    fenced_nodes_.erase(report.name);
+    cache_.valid = false;
+    MarkDirty();
+    Log(LogLevel::kInfo, "node {} runs nothing stale any more: unfenced", report.name);
+  }
   if (batch.empty()) {
     done(nodes_.Version(report.name));
     return;
@@ -972,6 +1106,22 @@ void Controller::ReportNode(model::NodeReport report,
     Publish(changed, changed.empty() ? std::set<std::string>{} : std::set<std::string>{name});
     done(nodes_.Version(name));
   });
+}
+
+bool Controller::RunsStaleTasks(const model::NodeReport& report) const {
+  for (const model::TaskReport& t : report.tasks) {
+    if (t.phase != model::TaskPhase::kRunning) continue;
+    auto it = jobs_.find(t.key.job_id);
+    if (it == jobs_.end()) return true;
+    const JobEntry& entry = it->second;
+    const Job& job = entry.job;
+    const bool current = entry.published_running && job.state == JobState::kRunning &&
+                         t.key.attempt == job.restart_count && t.key.rank >= 0 &&
+                         t.key.rank < static_cast<int>(job.allocation.ranks.size()) &&
+                         job.allocation.ranks[t.key.rank].node == report.name;
+    if (!current) return true;
+  }
+  return false;
 }
 
 model::NodeAssignments Controller::AssignmentsFor(const std::string& node) const {

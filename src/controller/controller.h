@@ -52,6 +52,9 @@ struct ControllerOptions {
   // built from scratch and abort on the first difference (costs a full build per cycle).
   bool check_snapshot = false;
   ControllerObserver* observer = nullptr;  // metrics hook (see above); not owned, may be null
+  // Declare nodes silent past node_timeout DOWN and fail (or requeue) the jobs running there.
+  // The simulator, whose agents only speak when something happens, turns it off.
+  bool detect_node_failures = true;
 };
 
 struct JobFilter {
@@ -93,7 +96,9 @@ class Controller {
   // PENDING job once durable. Bad input: kInvalidArgument naming the field. A spec with an
   // array creates one job per index in one durable batch (consecutive ids; the first is the
   // array job id) and answers with the first task. Every job a dependency names must exist.
-  void Submit(model::JobSpec spec, JobCallback done);
+  // `idempotency_key` (optional): a retried submission with the same key and user answers
+  // with the job the first one created, instead of creating another.
+  void Submit(model::JobSpec spec, JobCallback done, std::string idempotency_key = "");
   // Ends a pending or running job as CANCELLED (its ranks are killed by their agents); an
   // array job id cancels every task of the array that has not ended, and answers with the
   // first task. kNotFound for an unknown id, kFailedPrecondition when all has already ended.
@@ -107,6 +112,11 @@ class Controller {
   void AddUser(model::User user, UserCallback done);
   // Marks the user revoked, durably; its token stops working. kNotFound for no active user.
   void RevokeUser(const std::string& name, UserCallback done);
+
+  // weft node drain/resume: a draining node takes no new work; what runs there finishes.
+  // Durable in the node record; answers with the node once stored. kNotFound for no node.
+  using NodeCallback = std::function<void(Result<model::Node>)>;
+  void SetDrain(const std::string& name, bool drain, std::string reason, NodeCallback done);
 
   const model::Job* FindJob(model::JobId id) const;
   // Visits matching jobs in id order (newest first when filter.limit is set).
@@ -201,8 +211,17 @@ class Controller {
   // in front is over; if they still do not fit they may preempt again).
   void AddPreemptionHolders(std::vector<sched::PendingJob>& pending);
   void EndHolds();
-  // A victim's last rank exited: requeue it (retries left) or end it PREEMPTED.
-  void EndPreemption(JobEntry& entry);
+  // A preempted job's, or a job with a failed node's, last rank has exited: requeue it
+  // (retries left; for node failures only with --requeue) or end it PREEMPTED / NODE_FAIL.
+  void EndInterruptedAttempt(JobEntry& entry);
+  // Node failure (docs/architecture.md, "Node failure"): every node_timeout/4, nodes silent
+  // past node_timeout are declared DOWN and the jobs with a rank there interrupted.
+  void ScheduleNodeCheck();
+  void CheckNodes();
+  void FailJobsOn(const std::string& node);
+  // True when `report` shows a running task that is not a current rank on its node (a job
+  // that failed over, was cancelled or requeued meanwhile): its node stays fenced.
+  bool RunsStaleTasks(const model::NodeReport& report) const;
   // The stop request the victim's ranks get: its --signal (else SIGTERM) and the grace.
   model::StopRequest StopRequestFor(const model::Job& job) const;
   // Applies one task exit to its job; returns true when the job changed.
@@ -243,6 +262,10 @@ class Controller {
   std::map<std::string, model::Resources> held_by_queue_;
   model::JobId next_job_id_ = 1;
   std::map<std::string, model::User> users_;
+  // (user, idempotency key) → the job its first submission created.
+  std::map<std::pair<std::string, std::string>, model::JobId> idempotency_;
+  std::set<std::string> down_nodes_;    // declared DOWN (their jobs interrupted), not yet back
+  std::set<std::string> fenced_nodes_;  // back from DOWN, may still run stale ranks: no new work
   struct JobWaiter {
     TimerId timer;
     JobCallback done;

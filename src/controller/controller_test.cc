@@ -285,3 +285,147 @@ TEST_F(ControllerTest, RequireIsolationPlacesOnlyOnEnforcingNodes) {
 
 }  // namespace
 }  // namespace weft::controller
+
+namespace weft::controller {
+namespace {
+
+model::TaskReport Running(const model::TaskAssignment& a) {
+  model::TaskReport t;
+  t.key = a.key;
+  t.phase = model::TaskPhase::kRunning;
+  return t;
+}
+
+// A node silent past the timeout is DOWN; the gang running there is torn down everywhere and
+// requeued (--requeue) as a new attempt; the node that returns is fenced until its stale rank
+// is gone, so the job never runs twice at once.
+TEST_F(ControllerTest, NodeFailureTearsDownTheGangRequeuesItAndFencesTheNodeOnReturn) {
+  Report("n1");
+  Report("n2");
+  model::JobSpec spec = Spec(2);
+  spec.requeue = true;
+  spec.max_retries = 3;
+  const auto job = Submit(spec);
+  Drain();
+  const model::TaskAssignment on1 = Assignments("n1").tasks.at(0);
+  const model::TaskAssignment on2 = Assignments("n2").tasks.at(0);
+  Report("n1", {Running(on1)});
+  Report("n2", {Running(on2)});
+
+  // n1 keeps reporting; n2 goes silent.
+  for (int i = 0; i < 8; ++i) {
+    loop_.RunUntil(loop_.clock().Now() + 5s);
+    Report("n1", {Running(on1)});
+  }
+  const model::Job* failing = controller_->FindJob(job->id);
+  ASSERT_TRUE(failing->node_failed_at.has_value());
+  EXPECT_NE(failing->node_failure.find("n2"), std::string::npos);
+  EXPECT_EQ(controller_->ListNodes()[1].state, model::NodeState::kDown);
+  EXPECT_TRUE(Assignments("n1").tasks.empty());  // its rank on n1 is being killed
+  EXPECT_TRUE(failing->tasks[1].exit->node_failed);
+
+  model::TaskReport killed = Exit(on1, 137, 9);
+  killed.exit->killed_by_agent = true;
+  Report("n1", {killed});
+  const model::Job* requeued = controller_->FindJob(job->id);
+  EXPECT_EQ(requeued->restart_count, 1);
+  ASSERT_EQ(requeued->attempts.size(), 1u);
+  EXPECT_EQ(requeued->attempts[0].state, JobState::kNodeFail);
+  // With n2 down the 2-node gang waits for capacity.
+  EXPECT_EQ(requeued->state, JobState::kPending);
+
+  // n2 returns still running its old rank: fenced, nothing new lands there...
+  Report("n2", {Running(on2)});
+  Drain();
+  EXPECT_EQ(controller_->FindJob(job->id)->state, JobState::kPending);
+  EXPECT_TRUE(Assignments("n2").tasks.empty());  // ...and its agent kills the stale rank
+  // ...until it reports it gone: then the job runs again, as attempt 1.
+  Report("n2", {});
+  Drain();
+  const model::Job* rerun = controller_->FindJob(job->id);
+  EXPECT_EQ(rerun->state, JobState::kRunning);
+  EXPECT_EQ(Assignments("n2").tasks.at(0).key.attempt, 1);
+}
+
+// Without --requeue a node failure ends the job NODE_FAIL, naming the node.
+TEST_F(ControllerTest, NodeFailureWithoutRequeueEndsNodeFail) {
+  Report("n1");
+  const auto job = Submit(Spec(1));
+  Drain();
+  Report("n1", {Running(Assignments("n1").tasks.at(0))});
+  loop_.RunUntil(loop_.clock().Now() + 40s);
+  const model::Job* failed = controller_->FindJob(job->id);
+  EXPECT_EQ(failed->state, JobState::kNodeFail);
+  EXPECT_NE(failed->reason.find("n1 stopped answering"), std::string::npos) << failed->reason;
+  ASSERT_EQ(failed->attempts.size(), 1u);
+  EXPECT_EQ(failed->attempts[0].state, JobState::kNodeFail);
+}
+
+}  // namespace
+}  // namespace weft::controller
+
+namespace weft::controller {
+namespace {
+
+// weft node drain: running work finishes, nothing new lands; resume lets it in again. The
+// drain survives a restart.
+TEST_F(ControllerTest, DrainedNodeTakesNoNewWorkUntilResumed) {
+  Report("n1", {}, 1);
+  const auto running = Submit(Spec(1, 1));
+  Drain();
+  const model::TaskAssignment task = Assignments("n1").tasks.at(0);
+  std::optional<Result<model::Node>> drained;
+  controller_->SetDrain("n1", true, "disk check", [&](Result<model::Node> n) { drained = std::move(n); });
+  Drain();
+  ASSERT_TRUE(drained && *drained);
+  EXPECT_TRUE((*drained)->drain);
+  EXPECT_EQ(controller_->FindJob(running->id)->state, JobState::kRunning);  // untouched
+  Report("n1", {Exit(task, 0)}, 1);
+  const auto waiting = Submit(Spec(1, 1));
+  Drain();
+  EXPECT_EQ(controller_->FindJob(waiting->id)->state, JobState::kPending);
+
+  Recreate();
+  auto state = store::LoadState(store_);
+  ASSERT_TRUE(state.has_value());
+  controller_->Restore(std::move(*state));
+  Report("n1", {}, 1);
+  Drain();
+  EXPECT_EQ(controller_->FindJob(waiting->id)->state, JobState::kPending);  // still drained
+  controller_->SetDrain("n1", false, "", [](Result<model::Node>) {});
+  Drain();
+  EXPECT_EQ(controller_->FindJob(waiting->id)->state, JobState::kRunning);
+  std::optional<Result<model::Node>> missing;
+  controller_->SetDrain("nope", true, "", [&](Result<model::Node> n) { missing = std::move(n); });
+  ASSERT_TRUE(missing && !*missing);
+  EXPECT_EQ(missing->error().code, ErrorCode::kNotFound);
+}
+
+// A retried submission with the same idempotency key gets the first job, also after a restart.
+TEST_F(ControllerTest, RetriedSubmissionWithTheSameKeyReturnsTheFirstJob) {
+  Report("n1");
+  auto submit = [&](const std::string& key, const std::string& user = "alice") {
+    model::JobSpec spec = Spec(1);
+    spec.user = user;
+    std::optional<Result<model::Job>> out;
+    controller_->Submit(spec, [&](Result<model::Job> r) { out = std::move(r); }, key);
+    Drain();
+    return out.value();
+  };
+  const auto first = submit("key-1");
+  const auto again = submit("key-1");
+  const auto other_user = submit("key-1", "bob");
+  const auto other_key = submit("key-2");
+  EXPECT_EQ(again->id, first->id);
+  EXPECT_NE(other_user->id, first->id);
+  EXPECT_NE(other_key->id, first->id);
+  Recreate();
+  auto state = store::LoadState(store_);
+  ASSERT_TRUE(state.has_value());
+  controller_->Restore(std::move(*state));
+  EXPECT_EQ(submit("key-1")->id, first->id);
+  EXPECT_EQ(store_.List("job/")->size(), 3u);
+}
+
+}  // namespace
+}  // namespace weft::controller

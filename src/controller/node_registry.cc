@@ -24,6 +24,12 @@ bool NodeRegistry::Update(const model::NodeReport& report) {
   return changed;
 }
 
+void NodeRegistry::SetDrain(const std::string& name, bool drain, std::string reason) {
+  model::Node& node = nodes_.at(name);
+  node.drain = drain;
+  node.drain_reason = std::move(reason);
+}
+
 void NodeRegistry::Restore(model::Node node) {
   node.last_heartbeat = loop_.clock().Now();
   const std::string name = node.name;

@@ -25,6 +25,8 @@ class NodeRegistry {
   bool Update(const model::NodeReport& report);
   // Adds a node loaded from the store; it counts as just heard from.
   void Restore(model::Node node);
+  // Marks the node draining (or not). Reports never change it. REQUIRES: the node exists.
+  void SetDrain(const std::string& name, bool drain, std::string reason);
 
   const model::Node* Find(const std::string& name) const;
   // UP when heard from within the node timeout.

@@ -149,6 +149,7 @@ struct TaskExit {
   bool oom_killed = false;
   bool killed_by_agent = false;  // killed because it was no longer wanted (cancel, gang teardown)
   bool preempted = false;  // stopped by the agent on the controller's preemption stop request
+  bool node_failed = false;  // its node stopped answering: recorded by the controller, not an agent
 };
 
 // What one rank used, as its agent measured it (cgroup counters, NVML): the totals so far
@@ -212,7 +213,15 @@ struct Job {
   std::optional<TimePoint> preempted_at;
   JobId preempted_by = 0;
   std::string preemption_reason;  // e.g. "preempted by job 7 (priority 100 > 0)"; "" = never
+  // Node failure. While RUNNING with `node_failed_at` set, a node holding one of its ranks
+  // stopped answering: its ranks there count as exited, the others are being killed (agents
+  // no longer get them); once every rank has exited the job is requeued (--requeue with
+  // retries left) or ends NODE_FAIL. Cleared on requeue, except `node_failure`, which keeps
+  // the last one for `weft show`.
+  std::optional<TimePoint> node_failed_at;
+  std::string node_failure;  // e.g. "node n2 stopped answering (no heartbeat for 30s)"
   int master_port = 0;
+  std::string idempotency_key;  // the client's key for its submission ("" = none)
   JobId array_job_id = 0;   // the array's first task id (SLURM_ARRAY_JOB_ID); 0 = not in an array
   int array_task_id = -1;   // this task's index (SLURM_ARRAY_TASK_ID); -1 = not in an array
   Allocation allocation;         // empty while pending

@@ -1,7 +1,11 @@
 #include "model/json.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <iterator>
+#include <limits>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -11,18 +15,88 @@ using nlohmann::json;
 
 namespace {
 
+// A decoding error that names its field; Decode turns it into the Result's message.
+struct FieldError {
+  std::string message;
+};
+
+template <class T>
+struct IsVector : std::false_type {};
+template <class T>
+struct IsVector<std::vector<T>> : std::true_type {};
+
+// `v` as a T. Integers are range-checked here: nlohmann's get<int>() on 1e30 (a JSON
+// float) is a float-to-integer cast out of range, which is undefined behaviour, and on a large
+// integer it silently wraps. Other type mismatches become a FieldError naming `field`.
+template <class T>
+T As(const json& v, std::string_view field) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    constexpr auto kMin = std::numeric_limits<T>::min();
+    constexpr auto kMax = std::numeric_limits<T>::max();
+    if (v.is_number_unsigned()) {
+      const auto u = v.get<std::uint64_t>();
+      if (u <= static_cast<std::uint64_t>(kMax)) return static_cast<T>(u);
+    } else if (v.is_number_integer()) {
+      const auto i = v.get<std::int64_t>();
+      if (i >= static_cast<std::int64_t>(kMin) && i <= static_cast<std::int64_t>(kMax)) {
+        return static_cast<T>(i);
+      }
+    } else if (v.is_number_float()) {
+      const double d = v.get<double>();
+      if (std::trunc(d) != d) {
+        throw FieldError{fmt::format("field '{}': {} is not a whole number", field, v.dump())};
+      }
+      // T holds exactly [kMin, 2^digits); both ends are exact in double (powers of two or 0).
+      const double end = std::ldexp(1.0, std::numeric_limits<T>::digits);
+      if (d >= static_cast<double>(kMin) && d < end) return static_cast<T>(d);
+    } else {
+      throw FieldError{fmt::format("field '{}': must be a number, not {}", field, v.type_name())};
+    }
+    throw FieldError{fmt::format("field '{}': {} is out of range ({} to {})", field, v.dump(), kMin, kMax)};
+  } else if constexpr (IsVector<T>::value) {
+    if (!v.is_array()) {
+      throw FieldError{fmt::format("field '{}': must be an array, not {}", field, v.type_name())};
+    }
+    T out;
+    out.reserve(v.size());
+    for (const json& e : v) out.push_back(As<typename T::value_type>(e, field));
+    return out;
+  } else {
+    try {
+      return v.get<T>();
+    } catch (const json::exception& e) {
+      throw FieldError{fmt::format("field '{}': {}", field, e.what())};
+    }
+  }
+}
+// The required field `key` of object `j`.
+template <class T>
+T Req(const json& j, const char* key) {
+  if (!j.is_object()) throw FieldError{fmt::format("field '{}': its parent is not an object", key)};
+  auto it = j.find(key);
+  if (it == j.end()) throw FieldError{fmt::format("field '{}': is missing", key)};
+  return As<T>(*it, key);
+}
+// The field `key` of object `j`, or `fallback` when it is absent or null.
+template <class T>
+T Opt(const json& j, const char* key, T fallback) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  return As<T>(*it, key);
+}
+
 json OptTime(const std::optional<TimePoint>& t) {
   return t ? json(ToUnixMicros(*t)) : json(nullptr);
 }
 std::optional<TimePoint> GetOptTime(const json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return std::nullopt;
-  return FromUnixMicros(it->get<std::int64_t>());
+  return FromUnixMicros(As<std::int64_t>(*it, key));
 }
 template <class T>
 void GetIf(const json& j, const char* key, T& out) {
   auto it = j.find(key);
-  if (it != j.end() && !it->is_null()) out = it->get<T>();
+  if (it != j.end() && !it->is_null()) out = As<T>(*it, key);
 }
 
 Resources ResourcesFrom(const json& j) {
@@ -41,6 +115,7 @@ TaskExit ExitFrom(const json& j) {
   GetIf(j, "oom_killed", e.oom_killed);
   GetIf(j, "killed_by_agent", e.killed_by_agent);
   GetIf(j, "preempted", e.preempted);
+  GetIf(j, "node_failed", e.node_failed);
   return e;
 }
 
@@ -90,8 +165,8 @@ AttemptRecord AttemptFrom(const json& j) {
   if (!state) throw json::other_error::create(501, "unknown attempt state", &j);
   a.state = *state;
   GetIf(j, "reason", a.reason);
-  a.start_time = FromUnixMicros(j.value("start_time", std::int64_t{0}));
-  a.end_time = FromUnixMicros(j.value("end_time", std::int64_t{0}));
+  a.start_time = FromUnixMicros(Opt(j, "start_time", std::int64_t{0}));
+  a.end_time = FromUnixMicros(Opt(j, "end_time", std::int64_t{0}));
   GetIf(j, "exit_code", a.exit_code);
   GetIf(j, "exit_signal", a.exit_signal);
   GetIf(j, "nodes", a.nodes);
@@ -145,9 +220,9 @@ std::optional<SignalSpec> GetOptSignal(const json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return std::nullopt;
   SignalSpec s;
-  s.signal = it->at("signal").get<int>();
+  s.signal = Req<int>(*it, "signal");
   if (auto b = it->find("before_us"); b != it->end() && !b->is_null()) {
-    s.before = Duration(b->get<std::int64_t>());
+    s.before = Duration(As<std::int64_t>(*b, "before_us"));
   }
   GetIf(*it, "batch_only", s.batch_only);
   return s;
@@ -161,8 +236,8 @@ TaskPhase PhaseFrom(const std::string& s) {
 
 TaskKey KeyFrom(const json& j) {
   TaskKey k;
-  k.job_id = j.at("job_id").get<JobId>();
-  k.rank = j.at("rank").get<int>();
+  k.job_id = Req<JobId>(j, "job_id");
+  k.rank = Req<int>(j, "rank");
   GetIf(j, "attempt", k.attempt);
   return k;
 }
@@ -171,8 +246,8 @@ ArraySpec ArrayFrom(const json& j) {
   ArraySpec a;
   for (const json& r : j.value("ranges", json::array())) {
     ArrayRange range;
-    range.first = r.at("first").get<int>();
-    range.last = r.at("last").get<int>();
+    range.first = Req<int>(r, "first");
+    range.last = Req<int>(r, "last");
     GetIf(r, "step", range.step);
     a.ranges.push_back(range);
   }
@@ -203,7 +278,7 @@ JobSpec SpecFrom(const json& j) {
   GetIf(j, "cpus_per_task", s.cpus_per_task);
   GetIf(j, "tasks_per_node", s.tasks_per_node);
   if (auto it = j.find("time_limit_us"); it != j.end() && !it->is_null()) {
-    s.time_limit = Duration(it->get<std::int64_t>());
+    s.time_limit = Duration(As<std::int64_t>(*it, "time_limit_us"));
   }
   GetIf(j, "priority", s.priority);
   GetIf(j, "queue", s.queue);
@@ -235,6 +310,8 @@ template <class T, class F>
 Result<T> Decode(std::string_view what, F&& f) {
   try {
     return f();
+  } catch (const FieldError& e) {
+    return Fail(ErrorCode::kInvalidArgument, fmt::format("bad {}: {}", what, e.message));
   } catch (const json::exception& e) {
     return Fail(ErrorCode::kInvalidArgument, fmt::format("bad {}: {}", what, e.what()));
   }
@@ -300,6 +377,7 @@ void to_json(json& j, const TaskExit& e) {
            {"oom_killed", e.oom_killed},
            {"killed_by_agent", e.killed_by_agent},
            {"preempted", e.preempted}};
+  if (e.node_failed) j["node_failed"] = true;
 }
 
 void to_json(json& j, const TaskRecord& t) {
@@ -335,6 +413,9 @@ void to_json(json& j, const Job& job) {
   if (job.preempted_at) j["preempted_at"] = ToUnixMicros(*job.preempted_at);
   if (job.preempted_by != 0) j["preempted_by"] = job.preempted_by;
   if (!job.preemption_reason.empty()) j["preemption_reason"] = job.preemption_reason;
+  if (!job.idempotency_key.empty()) j["idempotency_key"] = job.idempotency_key;
+  if (job.node_failed_at) j["node_failed_at"] = ToUnixMicros(*job.node_failed_at);
+  if (!job.node_failure.empty()) j["node_failure"] = job.node_failure;
   if (!job.attempts.empty()) {
     json attempts = json::array();
     for (const AttemptRecord& a : job.attempts) attempts.push_back(AttemptJson(a));
@@ -496,6 +577,7 @@ class JobWriter {
       Raw("{");
       Key("exit_code", true), Int(e.exit_code);
       Key("killed_by_agent"), Bool(e.killed_by_agent);
+      if (e.node_failed) Key("node_failed"), Bool(true);
       Key("oom_killed"), Bool(e.oom_killed);
       Key("preempted"), Bool(e.preempted);
       Key("signal"), Int(e.signal);
@@ -535,7 +617,10 @@ class JobWriter {
     Key("exit_signal"), Int(job.exit_signal);
     Key("expected_start"), OptTime(job.expected_start);
     Key("id"), Int(job.id);
+    if (!job.idempotency_key.empty()) Key("idempotency_key"), Str(job.idempotency_key);
     Key("master_port"), Int(job.master_port);
+    if (job.node_failed_at) Key("node_failed_at"), Int(ToUnixMicros(*job.node_failed_at));
+    if (!job.node_failure.empty()) Key("node_failure"), Str(job.node_failure);
     if (job.preempted_at) Key("preempted_at"), Int(ToUnixMicros(*job.preempted_at));
     if (job.preempted_by != 0) Key("preempted_by"), Int(job.preempted_by);
     if (!job.preemption_reason.empty()) Key("preemption_reason"), Str(job.preemption_reason);
@@ -572,6 +657,10 @@ void to_json(json& j, const Node& n) {
            {"gpu_model", n.gpu_model}, {"labels", n.labels},
            {"state", ToString(n.state)}, {"last_heartbeat", ToUnixMicros(n.last_heartbeat)}};
   PutGpusAndIsolation(j, n.gpus, n.isolation);
+  if (n.drain) {
+    j["drain"] = true;
+    j["drain_reason"] = n.drain_reason;
+  }
 }
 
 void to_json(json& j, const TaskKey& k) {
@@ -627,7 +716,7 @@ Result<User> UserFromJson(const json& j) {
     u.name = j.at("name").get<std::string>();
     GetIf(j, "admin", u.admin);
     GetIf(j, "token_sha256", u.token_sha256);
-    u.created = FromUnixMicros(j.value("created", std::int64_t{0}));
+    u.created = FromUnixMicros(Opt(j, "created", std::int64_t{0}));
     GetIf(j, "revoked", u.revoked);
     return u;
   });
@@ -640,13 +729,13 @@ Result<JobSpec> JobSpecFromJson(const json& j) {
 Result<Job> JobFromJson(const json& j) {
   return Decode<Job>("job record", [&] {
     Job job;
-    job.id = j.at("id").get<JobId>();
+    job.id = Req<JobId>(j, "id");
     job.spec = SpecFrom(j.at("spec"));
     auto state = ParseJobState(j.at("state").get<std::string>());
     if (!state) throw json::other_error::create(501, "unknown state", &j);
     job.state = *state;
     GetIf(j, "reason", job.reason);
-    job.submit_time = FromUnixMicros(j.at("submit_time").get<std::int64_t>());
+    job.submit_time = FromUnixMicros(Req<std::int64_t>(j, "submit_time"));
     job.start_time = GetOptTime(j, "start_time");
     job.end_time = GetOptTime(j, "end_time");
     job.expected_start = GetOptTime(j, "expected_start");  // absent in older records
@@ -659,6 +748,9 @@ Result<Job> JobFromJson(const json& j) {
     job.preempted_at = GetOptTime(j, "preempted_at");
     GetIf(j, "preempted_by", job.preempted_by);
     GetIf(j, "preemption_reason", job.preemption_reason);
+    job.node_failed_at = GetOptTime(j, "node_failed_at");
+    GetIf(j, "idempotency_key", job.idempotency_key);
+    GetIf(j, "node_failure", job.node_failure);
     for (const json& a : j.value("allocation", json::array())) {
       NodeAllocation na;
       na.node = a.at("node").get<std::string>();
@@ -692,8 +784,10 @@ Result<Node> NodeFromJson(const json& j) {
     GetIf(j, "gpu_model", n.gpu_model);
     GetIf(j, "labels", n.labels);
     GetGpusAndIsolation(j, n.gpus, n.isolation);
+    GetIf(j, "drain", n.drain);
+    GetIf(j, "drain_reason", n.drain_reason);
     n.state = j.value("state", "UP") == "UP" ? NodeState::kUp : NodeState::kDown;
-    n.last_heartbeat = FromUnixMicros(j.value("last_heartbeat", std::int64_t{0}));
+    n.last_heartbeat = FromUnixMicros(Opt(j, "last_heartbeat", std::int64_t{0}));
     return n;
   });
 }
@@ -724,7 +818,7 @@ Result<NodeReport> NodeReportFromJson(const json& j) {
 Result<NodeAssignments> NodeAssignmentsFromJson(const json& j) {
   return Decode<NodeAssignments>("node assignments", [&] {
     NodeAssignments out;
-    out.version = j.at("version").get<std::int64_t>();
+    out.version = Req<std::int64_t>(j, "version");
     for (const json& t : j.at("tasks")) {
       TaskAssignment a;
       a.key = KeyFrom(t.at("key"));
@@ -737,15 +831,15 @@ Result<NodeAssignments> NodeAssignmentsFromJson(const json& j) {
       GetIf(t, "output_path", a.output_path);
       GetIf(t, "error_path", a.error_path);
       if (auto it = t.find("time_limit_us"); it != t.end() && !it->is_null()) {
-        a.time_limit = Duration(it->get<std::int64_t>());
+        a.time_limit = Duration(As<std::int64_t>(*it, "time_limit_us"));
       }
       if (auto it = t.find("resources"); it != t.end()) a.resources = ResourcesFrom(*it);
       GetIf(t, "gpu_ids", a.gpu_ids);
       a.warning = GetOptSignal(t, "warning");
       if (auto it = t.find("stop"); it != t.end() && !it->is_null()) {
         StopRequest stop;
-        stop.signal = it->at("signal").get<int>();
-        stop.grace = Duration(it->value("grace_us", std::int64_t{0}));
+        stop.signal = Req<int>(*it, "signal");
+        stop.grace = Duration(Opt(*it, "grace_us", std::int64_t{0}));
         a.stop = stop;
       }
       GetIf(t, "user", a.user);
@@ -755,7 +849,37 @@ Result<NodeAssignments> NodeAssignmentsFromJson(const json& j) {
   });
 }
 
+namespace {
+
+// The deepest nesting of arrays and objects in `text` (outside strings), counted without
+// parsing: nlohmann's copies, comparisons and dump() of a value recurse once per level, so a
+// body of 100000 '[' must be refused before it becomes a tree.
+std::size_t NestingDepth(std::string_view text) {
+  std::size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+}  // namespace
+
 Result<json> ParseJson(std::string_view text) {
+  if (NestingDepth(text) > kMaxJsonDepth) {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("request body nests arrays and objects deeper than {} levels", kMaxJsonDepth));
+  }
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Fail(ErrorCode::kInvalidArgument, "request body is not valid JSON");
   return j;

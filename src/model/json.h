@@ -41,7 +41,10 @@ Result<NodeReport> NodeReportFromJson(const nlohmann::json& j);
 Result<NodeAssignments> NodeAssignmentsFromJson(const nlohmann::json& j);
 Result<User> UserFromJson(const nlohmann::json& j);
 
-// Parses text as JSON without throwing.
+// Parses text as JSON without throwing. Refuses (kInvalidArgument) text that nests arrays and
+// objects deeper than kMaxJsonDepth, before parsing: deep trees would overflow the stack in
+// nlohmann's recursive copy and dump.
+inline constexpr std::size_t kMaxJsonDepth = 64;
 Result<nlohmann::json> ParseJson(std::string_view text);
 
 }  // namespace weft::model

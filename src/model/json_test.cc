@@ -71,6 +71,55 @@ TEST(JsonTest, BadFieldTypeIsAnInvalidArgumentNotAnException) {
   EXPECT_FALSE(ParseJson("{not json").has_value());
 }
 
+// Numbers that do not fit the field (1e30 GPUs, a fraction, 2^63) are refused with the field's
+// name; converting them would be undefined behaviour (float to integer) or wrap silently.
+TEST(JsonTest, OutOfRangeNumbersNameTheirField) {
+  const auto message = [](const char* text) {
+    Result<JobSpec> spec = JobSpecFromJson(nlohmann::json::parse(text));
+    EXPECT_FALSE(spec.has_value()) << text;
+    return spec ? std::string("(decoded)") : spec.error().message;
+  };
+  EXPECT_EQ(message(R"({"resources": {"gpus": 1e30}})"),
+            "bad job spec: field 'gpus': 1e+30 is out of range (-9223372036854775808 to 9223372036854775807)");
+  EXPECT_EQ(message(R"({"resources": {"cpu_milli": 1.5}})"),
+            "bad job spec: field 'cpu_milli': 1.5 is not a whole number");
+  EXPECT_EQ(message(R"({"num_nodes": 4294967296})"),
+            "bad job spec: field 'num_nodes': 4294967296 is out of range (-2147483648 to 2147483647)");
+  EXPECT_EQ(message(R"({"time_limit_us": 18446744073709551615})"),
+            "bad job spec: field 'time_limit_us': 18446744073709551615 is out of range "
+            "(-9223372036854775808 to 9223372036854775807)");
+  EXPECT_EQ(message(R"({"array": {"ranges": [{"first": 0, "last": -1e300}]}})"),
+            "bad job spec: field 'last': -1e+300 is out of range (-2147483648 to 2147483647)");
+  EXPECT_EQ(message(R"({"pools": ["a", 3]})"),
+            "bad job spec: field 'pools': [json.exception.type_error.302] type must be string, but is number");
+  EXPECT_EQ(message(R"({"dependency": {"terms": [{"type": "afterok", "jobs": [1e19]}]}})"),
+            "bad job spec: field 'jobs': 1e+19 is out of range (-9223372036854775808 to 9223372036854775807)");
+  // Whole floats in range are accepted, as before.
+  EXPECT_EQ(JobSpecFromJson(nlohmann::json::parse(R"({"num_nodes": 2.0})"))->num_nodes, 2);
+
+  Result<NodeReport> report = NodeReportFromJson(nlohmann::json::parse(
+      R"({"name": "n1", "capacity": {}, "tasks": [{"key": {"job_id": 1, "rank": 1e30}, "phase": "RUNNING"}]})"));
+  ASSERT_FALSE(report.has_value());
+  EXPECT_EQ(report.error().message,
+            "bad node report: field 'rank': 1e+30 is out of range (-2147483648 to 2147483647)");
+}
+
+// Deep nesting is refused before parsing: nlohmann copies and dumps trees recursively.
+TEST(JsonTest, DeeplyNestedBodiesAreRefused) {
+  const auto nested = [](std::size_t depth) {
+    return std::string(depth, '[') + std::string(depth, ']');
+  };
+  EXPECT_TRUE(ParseJson(nested(kMaxJsonDepth)).has_value());
+  const auto too_deep = ParseJson(nested(kMaxJsonDepth + 1));
+  ASSERT_FALSE(too_deep.has_value());
+  EXPECT_EQ(too_deep.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(too_deep.error().message, "request body nests arrays and objects deeper than 64 levels");
+  EXPECT_FALSE(ParseJson(std::string(100000, '[')).has_value());
+  EXPECT_FALSE(ParseJson("{\"a\":" + std::string(100000, '{')).has_value());
+  // Brackets inside strings do not count.
+  EXPECT_TRUE(ParseJson(R"({"script": ")" + std::string(1000, '[') + R"(\"{"})").has_value());
+}
+
 TEST(JsonTest, NodeReportRoundTrips) {
   NodeReport report;
   report.name = "n1";
@@ -200,7 +249,10 @@ TEST(JsonTest, EncodeJobIsExactlyTheTreeDump) {
   job.tasks[0].phase = TaskPhase::kExited;
   job.tasks[0].start_time = FromUnixMicros(2100);
   job.tasks[0].end_time = FromUnixMicros(2900);
-  job.tasks[0].exit = TaskExit{137, 9, true, false, true, true};
+  job.tasks[0].exit = TaskExit{137, 9, true, false, true, true, true};
+  job.node_failed_at = FromUnixMicros(2700);
+  job.node_failure = "node n2 stopped answering";
+  job.idempotency_key = "k-1";
   job.tasks[0].output_path = "/o";
   job.tasks[0].error_path = "/e";
   job.tasks[1].phase = TaskPhase::kRunning;
@@ -238,6 +290,10 @@ TEST(JsonTest, EncodeJobIsExactlyTheTreeDump) {
   job.preempted_at.reset();
   job.preempted_by = 0;
   job.preemption_reason.clear();
+  job.node_failed_at.reset();
+  job.node_failure.clear();
+  job.idempotency_key.clear();
+  job.tasks[0].exit->node_failed = false;
   job.array_job_id = 0;
   EXPECT_EQ(EncodeJob(job), nlohmann::json(job).dump());
 }

@@ -49,6 +49,8 @@ struct Node {
   std::map<std::string, std::string> labels;
   std::vector<GpuInfo> gpus;  // real GPUs, by index; empty for fake slots
   NodeIsolation isolation;
+  bool drain = false;        // weft node drain: no new work here
+  std::string drain_reason;  // "" unless draining
   NodeState state = NodeState::kUp;
   TimePoint last_heartbeat{};
 };

@@ -77,6 +77,7 @@ class Replay {
   static controller::ControllerOptions ControllerOptionsFor(const SimulationOptions& options) {
     controller::ControllerOptions c;
     c.node_timeout = kForever;
+    c.detect_node_failures = false;  // simulated agents speak only when something happens
     c.cluster_name = "sim";
     c.config = options.config;
     return c;

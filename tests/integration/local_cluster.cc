@@ -154,7 +154,8 @@ CommandResult RunProgram(const std::vector<std::string>& argv, const std::map<st
 }
 
 LocalCluster::LocalCluster(int agents, AgentSpec spec, std::string server_config,
-                           std::vector<std::string> agent_args) {
+                           std::vector<std::string> agent_args, std::vector<std::string> server_args)
+    : server_args_(std::move(server_args)) {
   char tmpl[] = "/tmp/weft-it-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
   state_dir_ = dir_ + "/state";
@@ -198,6 +199,7 @@ void LocalCluster::StartServer() {
     argv.push_back("--config");
     argv.push_back(config_path_);
   }
+  argv.insert(argv.end(), server_args_.begin(), server_args_.end());
   server_pid_ = SpawnProcess(argv, {}, dir_, null_fd, log, log, true);
   ::close(log);
   ::close(null_fd);
@@ -228,7 +230,13 @@ void LocalCluster::StartAgent(int index, const AgentSpec& spec, const std::vecto
   if (std::find(agent_args.begin(), agent_args.end(), "--gpus") == agent_args.end()) {
     argv.insert(argv.end(), {"--gpus", std::to_string(spec.gpus)});  // unless the args say (auto)
   }
-  agent_pids_.push_back(SpawnProcess(argv, {}, dir_, null_fd, log, log, true));
+  const pid_t pid = SpawnProcess(argv, {}, dir_, null_fd, log, log, true);
+  if (index < static_cast<int>(agent_pids_.size())) {
+    agent_pids_[index] = pid;
+  } else {
+    agent_pids_.push_back(pid);
+    agent_specs_.emplace_back(spec, agent_args);
+  }
   ::close(log);
   ::close(null_fd);
 }
@@ -245,6 +253,18 @@ CommandResult LocalCluster::WeftAs(const std::string& token, const std::string& 
   argv.insert(argv.end(), args.begin(), args.end());
   return RunProgram(argv, {{"WEFT_SERVER", url_}, {"WEFT_TOKEN", token}, {"WEFT_CONFIG", dir_ + "/no-config.json"}},
                     cwd);
+}
+
+void LocalCluster::KillAgent(int index, int signal) {
+  const pid_t pid = agent_pids_.at(index);
+  ::kill(pid, signal);
+  ::waitpid(pid, nullptr, 0);
+  agent_pids_[index] = -1;
+}
+
+void LocalCluster::RestartAgent(int index) {
+  const auto [spec, args] = agent_specs_.at(index);
+  StartAgent(index, spec, args);
 }
 
 std::string LocalCluster::AddAgent(const AgentSpec& spec, const std::vector<std::string>& agent_args) {

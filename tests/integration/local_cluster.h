@@ -42,7 +42,7 @@ class LocalCluster {
   // `server_config`: YAML for `weft server --config` ("" = none); `agent_args`: more
   // `weft agent` flags for every agent (--pids-limit, --isolation).
   explicit LocalCluster(int agents, AgentSpec spec = {}, std::string server_config = "",
-                        std::vector<std::string> agent_args = {});
+                        std::vector<std::string> agent_args = {}, std::vector<std::string> server_args = {});
   ~LocalCluster();
 
   const std::string& url() const { return url_; }
@@ -56,6 +56,10 @@ class LocalCluster {
   CommandResult WeftAs(const std::string& token, const std::string& cwd, const std::vector<std::string>& args) const;
   // Starts one more agent; returns its node name once it is UP.
   std::string AddAgent(const AgentSpec& spec, const std::vector<std::string>& agent_args = {});
+  // Sends `signal` to agent `index` (0-based) and reaps it: the node falls silent.
+  void KillAgent(int index, int signal);
+  // Starts agent `index` again on its work dir, as it was started first.
+  void RestartAgent(int index);
   // GET/POST against the REST API; aborts the test on transport errors.
   nlohmann::json Get(const std::string& target) const;
   nlohmann::json Job(long long id) const { return Get("/v1/jobs/" + std::to_string(id)); }
@@ -73,6 +77,8 @@ class LocalCluster {
  private:
   void StartAgent(int index, const AgentSpec& spec, const std::vector<std::string>& agent_args);
   std::string dir_, state_dir_, work_, url_, token_;
+  std::vector<std::string> server_args_;
+  std::vector<std::pair<AgentSpec, std::vector<std::string>>> agent_specs_;  // by index
   std::string prefix_;  // unique node-name prefix, marks this cluster's tasks
   std::string config_path_;  // server --config file, "" = none
   pid_t server_pid_ = -1;
