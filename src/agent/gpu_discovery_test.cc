@@ -20,6 +20,8 @@
 
 #include <fmt/format.h>
 
+#include "agent/agent_test_util.h"
+
 #ifndef WEFT_FAKE_NVML_PATH
 #error "WEFT_FAKE_NVML_PATH must name the fake libnvidia-ml (weft_fake_nvml)"
 #endif
@@ -200,24 +202,7 @@ TEST_F(GpuDiscoveryTest, ConcurrentQueries) {
   EXPECT_EQ(failures, std::vector<int>(4, 0));
 }
 
-// A fresh directory under /tmp, removed with its content.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "weft-gpu-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data()) != nullptr ? pattern : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using weft::agent::testing::TempDir;
 
 TEST(ListNvidiaDeviceNodesTest, OnlyNumberedCharacterDevicesCount) {
   TempDir dir;
