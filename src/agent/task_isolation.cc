@@ -66,22 +66,24 @@ void SetEnv(std::vector<std::string>& env, const std::string& name, const std::s
   env.push_back(prefix + value);
 }
 
-// Hands `path` to the owner when it does not exist yet (created empty) or is ours: output
-// files a task appends to, its script and its directory.
-void GiveTo(const std::string& path, const Credentials& c, bool create_file) {
+// Creates the output file `path` for the owner when it does not exist yet, as it would be had
+// the owner opened it. An existing path is left alone whoever owns it (it may be /dev/null, or
+// another user's file: never hand over what the agent did not create).
+void CreateOutputFor(const std::string& path, const Credentials& c) {
   if (path.empty()) return;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return;  // exists (left alone), or the launch reports why it cannot be opened
+  [[maybe_unused]] const int rc = ::fchown(fd, c.uid, c.gid);
+  ::close(fd);
+}
+
+// Hands the agent's own per-task file or directory (the script and its folder, which the agent
+// just wrote) to the owner. Anything else is left alone.
+void GiveAgentFileTo(const std::string& path, const Credentials& c) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    if (!create_file) return;
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) return;  // the launch reports it, opening the same path
-    [[maybe_unused]] const int rc = ::fchown(fd, c.uid, c.gid);
-    ::close(fd);
-    return;
-  }
-  if (st.st_uid == ::geteuid()) {
-    [[maybe_unused]] const int rc = ::chown(path.c_str(), c.uid, c.gid);
-  }
+  if (path.empty() || ::lstat(path.c_str(), &st) != 0) return;
+  if (st.st_uid != ::geteuid() || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) return;
+  [[maybe_unused]] const int rc = ::lchown(path.c_str(), c.uid, c.gid);
 }
 
 std::vector<int> OnlineCores() {
@@ -274,10 +276,12 @@ Result<CgroupPlacement> TaskIsolation::Prepare(const model::TaskAssignment& assi
     SetEnv(spec.env, "SHELL", owner->shell);
     // The task's own directory and script (written by the agent) and its output files
     // become the owner's, as they would be had the owner started it.
-    GiveTo(script.substr(0, script.rfind('/')), owner->credentials, false);
-    GiveTo(script, owner->credentials, false);
-    GiveTo(spec.stdout_path, owner->credentials, true);
-    GiveTo(spec.stderr_path, owner->credentials, true);
+    if (!script.empty()) {
+      GiveAgentFileTo(script.substr(0, script.rfind('/')), owner->credentials);
+      GiveAgentFileTo(script, owner->credentials);
+    }
+    CreateOutputFor(spec.stdout_path, owner->credentials);
+    CreateOutputFor(spec.stderr_path, owner->credentials);
     spec.credentials = owner->credentials;
   }
 

@@ -163,7 +163,17 @@ TEST_F(TaskIsolationTest, TasksRunAsTheirOwner) {
 
   a.user = "nobody";
   LaunchSpec spec = Shell("true");
+  spec.stdout_path = "/dev/null";  // an existing path is never handed to the owner
+  spec.stderr_path = dir_ + "/err";  // a new one is created for it
+  struct stat before {};
+  ASSERT_EQ(::stat("/dev/null", &before), 0);
   ASSERT_TRUE(isolation.Prepare(a, "", spec));
+  struct stat after {};
+  ASSERT_EQ(::stat("/dev/null", &after), 0);
+  EXPECT_EQ(after.st_uid, before.st_uid);
+  struct stat err {};
+  ASSERT_EQ(::stat((dir_ + "/err").c_str(), &err), 0);
+  EXPECT_EQ(err.st_uid, ::geteuid() == 0 ? 65534u : ::geteuid());
   ASSERT_TRUE(spec.credentials.has_value());
   EXPECT_EQ(spec.credentials->uid, 65534u);
   EXPECT_EQ(EnvValue(spec, "USER"), "nobody");
