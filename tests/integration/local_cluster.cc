@@ -121,6 +121,36 @@ void KillMarkedTasks(const std::string& prefix) {
   }
 }
 
+// Removes the cgroups this cluster's agents left (an agent stopped while tasks ran keeps
+// their cgroups for the next agent to adopt; tests never start one): every directory under
+// /sys/fs/cgroup whose name starts with "weft-<prefix>", deepest first. Best effort.
+void RemoveAgentCgroups(const std::string& prefix) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> found;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it("/sys/fs/cgroup", fs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    if (it.depth() > 6 || !it->is_directory(ec)) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (it->path().filename().string().starts_with("weft-" + prefix)) {
+      found.push_back(it->path());
+      it.disable_recursion_pending();
+    }
+  }
+  for (const fs::path& base : found) {
+    std::vector<fs::path> dirs{base};
+    for (fs::recursive_directory_iterator it(base, ec), end; !ec && it != end; it.increment(ec)) {
+      if (it->is_directory(ec)) dirs.push_back(it->path());
+    }
+    std::sort(dirs.begin(), dirs.end(), [](const fs::path& a, const fs::path& b) {
+      return a.string().size() > b.string().size();  // children before parents
+    });
+    for (const fs::path& dir : dirs) ::rmdir(dir.c_str());
+  }
+}
+
 }  // namespace
 
 CommandResult RunProgram(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
@@ -183,6 +213,7 @@ LocalCluster::~LocalCluster() {
   for (pid_t pid : agent_pids_) StopProcess(pid);
   StopProcess(server_pid_);
   KillMarkedTasks(prefix_);
+  RemoveAgentCgroups(prefix_);
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
 }
