@@ -13,6 +13,7 @@
 #include <set>
 
 #include "agent/agent_test_util.h"
+#include "agent/cgroup_driver.h"
 #include "agent/child_reaper.h"
 #include "agent/fake_controller_client.h"
 #include "agent/task_journal.h"
@@ -46,6 +47,22 @@ class AgentTest : public ::testing::Test {
     agents_.clear();  // stops them
     EXPECT_TRUE(MarkedProcesses(name_ + "/").empty()) << "the test left task processes behind";
     EXPECT_TRUE(KillMarkedProcesses(name_ + "/"));
+    RemoveAgentCgroups();
+  }
+
+  // The agents' base cgroup and what a stopped agent left in it for adoption: tests that stop
+  // an agent with tasks running leave their cgroups, as a real agent does for its successor.
+  void RemoveAgentCgroups() {
+    CgroupOptions options;
+    options.base_name = CgroupBaseName(name_, state_dir_);
+    auto driver = DetectCgroupDriver(options);
+    if (!driver) return;
+    for (const std::string& cgroup : (*driver)->List()) {
+      (*driver)->KillAll(cgroup);
+      WaitUntil([&] { return static_cast<bool>((*driver)->Remove(cgroup)); }, std::chrono::seconds(5));
+    }
+    (*driver)->DrainPool();
+    (void)(*driver)->RemoveBase();
   }
 
   Agent& StartAgent() {

@@ -6,8 +6,9 @@
 // CgroupPlacement handed to LaunchProcess (process_tree.h), so no process of a task ever runs
 // outside it.
 //
-// Contract: drivers are not thread-safe objects in themselves but hold no mutable state after
-// construction except the filesystem: calls for different task names may run on any thread.
+// Contract: drivers hold no mutable state after construction except the filesystem and the
+// pool of recycled cgroups (guarded inside the driver): calls for different task names may run
+// on any thread.
 // Only the limits the host supports (Support()) are applied; the others are ignored silently
 // (the agent logs Support().problems once at start).
 #pragma once
@@ -91,7 +92,19 @@ class CgroupDriver {
   virtual void KillAll(const std::string& name) = 0;
   // rmdir in every hierarchy; an error while processes remain. A missing cgroup is success.
   virtual Result<> Remove(const std::string& name) = 0;
-  // Task cgroups existing beneath the base (for leftovers after restart).
+  // Parks the emptied task cgroup `name` for a later Create of another task to reuse, instead
+  // of removing it: making and destroying a memory cgroup is the kernel's most expensive part
+  // of isolating a task. Its counters (peak memory, CPU time) are reset and its page cache
+  // reclaimed first, so the next task measures only itself. Fails, leaving the cgroup for
+  // Remove, when processes remain, when the host cannot reset its counters (v2; v1 after an
+  // OOM kill or a pids-limit hit, counters that never reset), or when the pool is full.
+  virtual Result<> Recycle(const std::string& name) {
+    return Fail(ErrorCode::kUnimplemented, "cgroup " + name + " cannot be recycled on this host");
+  }
+  // Removes every parked cgroup (the agent's stop, tests).
+  virtual void DrainPool() {}
+  // Task cgroups existing beneath the base (for leftovers after restart); parked ones are not
+  // listed.
   virtual std::vector<std::string> List() const = 0;
   // Removes the (empty) base cgroup itself: for tests and an agent's clean shutdown. On v2
   // the agent's own leaf (see DetectCgroupDriver) is left in place.

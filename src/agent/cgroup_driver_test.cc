@@ -93,6 +93,7 @@ struct DriverUnderTest {
       driver->KillAll(name);
       WaitUntil([&] { return static_cast<bool>(driver->Remove(name)); });
     }
+    driver->DrainPool();
     (void)driver->RemoveBase();
   }
 };
@@ -218,6 +219,54 @@ TEST_P(CgroupDriverContractTest, CreatesIdempotentlyListsAndRemoves) {
   EXPECT_FALSE(d.Usage("task-1"));
   EXPECT_FALSE(d.Placement("task-1"));
   EXPECT_EQ(d.List(), (std::vector<std::string>{"task-2"}));
+}
+
+// The pool: where counters can be reset (v1), an ended task's cgroup is parked, unlisted, and
+// the next Create takes it over with its own limits; elsewhere Recycle refuses and leaves it.
+TEST_P(CgroupDriverContractTest, RecyclesAnEmptyCgroupForTheNextTask) {
+  CgroupDriver& d = *t_->driver;
+  CgroupLimits first;
+  first.memory_bytes = 32 << 20;
+  first.pids_max = 7;
+  first.cpuset_cpus = "0";
+  ASSERT_TRUE(d.Create("task-old", first));
+  const auto recycled = d.Recycle("task-old");
+  if (d.Version() != "v1") {
+    ASSERT_FALSE(recycled);
+    EXPECT_EQ(recycled.error().code, ErrorCode::kUnimplemented);
+    EXPECT_TRUE(d.Exists("task-old"));  // left for Remove
+    return;
+  }
+  ASSERT_TRUE(recycled) << recycled.error().message;
+  EXPECT_FALSE(d.Exists("task-old"));
+  EXPECT_TRUE(d.List().empty());  // parked cgroups are not leftovers
+  EXPECT_FALSE(std::filesystem::exists(t_->dir("cpuset", "task-old")));
+  // The very directory carries over (same inode), with what was in it.
+  const std::string marker_dir = t_->dir("memory", "pool-0");
+  auto inode = [](const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+  };
+  const ino_t old_inode = inode(marker_dir);
+  ASSERT_NE(old_inode, 0u);
+  if (t_->fake) WriteText(marker_dir + "/marker", "old");
+  CgroupLimits second;
+  second.memory_bytes = 64 << 20;
+  ASSERT_TRUE(d.Create("task-new", second));
+  EXPECT_FALSE(std::filesystem::exists(marker_dir));
+  if (t_->fake) {
+    EXPECT_EQ(Trim(ReadFile(t_->dir("memory", "task-new") + "/marker")), "old");
+  }
+  EXPECT_EQ(inode(t_->dir("memory", "task-new")), old_inode);
+  EXPECT_EQ(Trim(ReadFile(t_->dir("memory", "task-new") + "/memory.limit_in_bytes")), "67108864");
+  EXPECT_EQ(Trim(ReadFile(t_->dir("pids", "task-new") + "/pids.max")), "max");
+  EXPECT_FALSE(std::filesystem::exists(t_->dir("cpuset", "task-new")));  // not pinned this time
+  EXPECT_EQ(d.List(), (std::vector<std::string>{"task-new"}));
+  // Parked ones go with DrainPool, so the base can be removed.
+  ASSERT_TRUE(d.Recycle("task-new"));
+  d.DrainPool();
+  EXPECT_TRUE(d.List().empty());
+  EXPECT_TRUE(d.RemoveBase());
 }
 
 TEST_P(CgroupDriverContractTest, RejectsInvalidNames) {
@@ -427,6 +476,31 @@ TEST_F(CgroupEnforcementTest, MemoryLimitOomKillsAndIsCounted) {
   EXPECT_GE(usage->oom_kills, 1);
   EXPECT_GE(usage->memory_peak_bytes, (32 << 20) * 8 / 10);
   EXPECT_LE(usage->memory_peak_bytes, (32 << 20) + (1 << 20));
+  // Its OOM count never resets: the next task would look OOM-killed, so it is not reused.
+  EXPECT_FALSE(t_->driver->Recycle("oom"));
+  EXPECT_TRUE(t_->driver->Exists("oom"));
+}
+
+TEST_F(CgroupEnforcementTest, RecycledCgroupMeasuresOnlyItsNewTask) {
+  if (t_->driver->Version() != "v1") GTEST_SKIP() << "only v1 resets its counters";
+  // The first tenant burns CPU and touches 16 MiB; the next one runs `true`.
+  auto first = Start("tenant-a", {}, "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; "
+                                     "exec /usr/bin/perl -e '$x = \"a\" x (16 << 20)'");
+  ASSERT_TRUE(first) << first.error().message;
+  first->exit.get();
+  auto before = t_->driver->Usage("tenant-a");
+  ASSERT_TRUE(before);
+  ASSERT_GE(before->memory_peak_bytes, 16 << 20);
+  ASSERT_GT(before->cpu_seconds, 0.005);
+  ASSERT_TRUE(WaitUntil([&] { return static_cast<bool>(t_->driver->Recycle("tenant-a")); }));
+  auto second = Start("tenant-b", {}, "true");
+  ASSERT_TRUE(second) << second.error().message;
+  second->exit.get();
+  auto after = t_->driver->Usage("tenant-b");
+  ASSERT_TRUE(after);
+  EXPECT_LT(after->memory_peak_bytes, 8 << 20);
+  EXPECT_LT(after->cpu_seconds, before->cpu_seconds);
+  EXPECT_EQ(after->oom_kills, 0);
 }
 
 TEST_F(CgroupEnforcementTest, PidsLimitStopsForks) {

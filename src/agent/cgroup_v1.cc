@@ -5,6 +5,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <deque>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -54,6 +57,12 @@ class CgroupV1Driver final : public CgroupDriver {
   Result<> Create(const std::string& name, const CgroupLimits& limits) override {
     if (!ValidCgroupName(name)) {
       return Fail(ErrorCode::kInvalidArgument, fmt::format("invalid cgroup name \"{}\"", name));
+    }
+    // A parked cgroup from an ended task saves the kernel's memcg creation (see Recycle).
+    if (!Exists(name)) {
+      if (std::optional<std::string> parked = TakeParked()) {
+        if (!RenameEverywhere(*parked, name)) (void)RemoveEverywhere(*parked);
+      }
     }
     for (const Hierarchy& h : hierarchies_) {
       if (!Needed(h, limits)) continue;
@@ -200,19 +209,74 @@ class CgroupV1Driver final : public CgroupDriver {
     if (!ValidCgroupName(name)) {
       return Fail(ErrorCode::kInvalidArgument, fmt::format("invalid cgroup name \"{}\"", name));
     }
-    Result<> result;
-    for (const Hierarchy& h : hierarchies_) {
-      auto r = RemoveDir(JoinPath(h.base_dir, name), fake_);
-      if (!r && result) result = r;
+    return RemoveEverywhere(name);
+  }
+
+  Result<> Recycle(const std::string& name) override {
+    if (!ValidCgroupName(name) || IsParkedName(name)) {
+      return Fail(ErrorCode::kInvalidArgument, fmt::format("invalid cgroup name \"{}\"", name));
     }
-    return result;
+    if (!Exists(name)) return Fail(ErrorCode::kNotFound, fmt::format("no cgroup {}", Describe(name)));
+    if (!Pids(name).empty()) {
+      return Fail(ErrorCode::kFailedPrecondition, fmt::format("cgroup {} still holds processes", Describe(name)));
+    }
+    {
+      std::lock_guard lock(pool_mu_);
+      if (parked_.size() >= kMaxParked) return Fail(ErrorCode::kResourceExhausted, "the cgroup pool is full");
+    }
+    // v1's OOM and pids-limit counters never reset: a cgroup that counted one is not reused.
+    if (const Hierarchy* h = Find("memory")) {
+      const std::string dir = JoinPath(h->base_dir, name);
+      if (ReadKeyed(JoinPath(dir, "memory.oom_control"), "oom_kill").value_or(0) > 0) {
+        return Fail(ErrorCode::kFailedPrecondition, "an OOM kill was counted");
+      }
+      // Reclaims the ended task's page cache, still charged here, then restarts the peaks.
+      (void)WriteControl(JoinPath(dir, "memory.force_empty"), "0", fake_);
+      if (auto r = WriteControl(JoinPath(dir, "memory.max_usage_in_bytes"), "0", fake_); !r) return r;
+      if (has_memsw_) (void)WriteControl(JoinPath(dir, "memory.memsw.max_usage_in_bytes"), "0", fake_);
+    }
+    if (const Hierarchy* h = Find("pids")) {
+      if (ReadKeyed(JoinPath(JoinPath(h->base_dir, name), "pids.events"), "max").value_or(0) > 0) {
+        return Fail(ErrorCode::kFailedPrecondition, "the pids limit was hit");
+      }
+    }
+    if (const Hierarchy* h = Find("cpuacct")) {
+      if (auto r = WriteControl(JoinPath(JoinPath(h->base_dir, name), "cpuacct.usage"), "0", fake_); !r) return r;
+    }
+    // Pinning and device rules differ per task: those parts are removed, the rest parked.
+    // (Create rewrites a co-mounted cpuset; device rules co-mounted with a kept controller
+    // could not be undone, so such a cgroup is not parked.)
+    for (const Hierarchy& h : hierarchies_) {
+      const std::string dir = JoinPath(h.base_dir, name);
+      if (!Needed(h, CgroupLimits{})) {
+        if (auto r = RemoveDir(dir, fake_); !r) return r;
+      } else if (h.controllers.count("devices") != 0 && IsDir(dir)) {
+        return Fail(ErrorCode::kFailedPrecondition, "its device rules cannot be reset");
+      }
+    }
+    const std::string parked = fmt::format("{}{}", kParkedPrefix, next_parked_++);
+    if (!RenameEverywhere(name, parked)) {
+      return Fail(ErrorCode::kInternal, fmt::format("cannot park cgroup {}", Describe(name)));
+    }
+    std::lock_guard lock(pool_mu_);
+    parked_.push_back(parked);
+    return {};
+  }
+
+  void DrainPool() override {
+    std::deque<std::string> parked;
+    {
+      std::lock_guard lock(pool_mu_);
+      parked.swap(parked_);
+    }
+    for (const std::string& name : parked) (void)RemoveEverywhere(name);
   }
 
   std::vector<std::string> List() const override {
     std::set<std::string> names;
     for (const Hierarchy& h : hierarchies_) {
       for (std::string& n : SubDirs(h.base_dir)) {
-        if (ValidCgroupName(n)) names.insert(std::move(n));
+        if (ValidCgroupName(n) && !IsParkedName(n)) names.insert(std::move(n));
       }
     }
     return {names.begin(), names.end()};
@@ -234,6 +298,38 @@ class CgroupV1Driver final : public CgroupDriver {
 
  private:
   static constexpr long long kPeriodUs = 100000;
+  // Parked cgroups are named "pool-N" beneath the base; task cgroups never start so.
+  static constexpr std::string_view kParkedPrefix = "pool-";
+  // Enough for the tasks a node runs at once; beyond it ended tasks' cgroups are removed.
+  static constexpr std::size_t kMaxParked = 64;
+
+  static bool IsParkedName(std::string_view name) { return name.starts_with(kParkedPrefix); }
+
+  std::optional<std::string> TakeParked() {
+    std::lock_guard lock(pool_mu_);
+    if (parked_.empty()) return std::nullopt;
+    std::string name = std::move(parked_.front());
+    parked_.pop_front();
+    return name;
+  }
+
+  // Renames `from` to `to` in every hierarchy that has it (cgroupfs renames within a parent),
+  // all or nothing.
+  bool RenameEverywhere(const std::string& from, const std::string& to) {
+    std::vector<const Hierarchy*> done;
+    for (const Hierarchy& h : hierarchies_) {
+      const std::string src = JoinPath(h.base_dir, from);
+      if (!IsDir(src)) continue;
+      if (std::rename(src.c_str(), JoinPath(h.base_dir, to).c_str()) != 0) {
+        for (const Hierarchy* back : done) {
+          (void)std::rename(JoinPath(back->base_dir, to).c_str(), JoinPath(back->base_dir, from).c_str());
+        }
+        return false;
+      }
+      done.push_back(&h);
+    }
+    return !done.empty();
+  }
 
   const Hierarchy* Find(const std::string& controller) const {
     for (const Hierarchy& h : hierarchies_) {
@@ -252,6 +348,15 @@ class CgroupV1Driver final : public CgroupDriver {
     if (h.controllers.count("cpuset") != 0 && !limits.cpuset_cpus.empty()) return true;
     if (h.controllers.count("devices") != 0 && !limits.denied_devices.empty()) return true;
     return false;
+  }
+
+  Result<> RemoveEverywhere(const std::string& name) {
+    Result<> result;
+    for (const Hierarchy& h : hierarchies_) {
+      auto r = RemoveDir(JoinPath(h.base_dir, name), fake_);
+      if (!r && result) result = r;
+    }
+    return result;
   }
 
   const Hierarchy& Primary() const {
@@ -357,6 +462,12 @@ class CgroupV1Driver final : public CgroupDriver {
       }
       return false;
     });
+    // Cgroups an earlier agent parked (it stopped without draining them) are not known here.
+    for (const Hierarchy& h : hierarchies_) {
+      for (const std::string& n : SubDirs(h.base_dir)) {
+        if (IsParkedName(n)) (void)RemoveDir(JoinPath(h.base_dir, n), fake_);
+      }
+    }
     if (Find("freezer") == nullptr) {
       support_.problems.push_back(
           "cgroup v1: no freezer hierarchy: killing a forking task is not atomic");
@@ -373,6 +484,9 @@ class CgroupV1Driver final : public CgroupDriver {
   std::vector<Hierarchy> hierarchies_;
   IsolationSupport support_;
   bool has_memsw_ = false;
+  std::mutex pool_mu_;
+  std::deque<std::string> parked_;  // guarded by pool_mu_: empty cgroups ready for Create
+  std::uint64_t next_parked_ = 0;   // Recycle's (janitor) thread only
 };
 
 }  // namespace

@@ -105,7 +105,7 @@ std::string CpuList(const std::vector<int>& cores) {
 
 }  // namespace
 
-// Removes ended tasks' cgroups on a thread of its own. The driver is safe to call for
+// Recycles or removes ended tasks' cgroups on a thread of its own. The driver is safe to call for
 // different cgroups from different threads (cgroup_driver.h); the loop thread never touches a
 // cgroup once it has handed it over.
 class TaskIsolation::Janitor {
@@ -151,7 +151,9 @@ class TaskIsolation::Janitor {
       busy_ = true;
       lock.unlock();
       driver_.KillAll(item.name);
-      const Result<> removed = driver_.Remove(item.name);
+      // Parked for the next task where the host allows it (the cheap path), else removed.
+      Result<> removed = driver_.Recycle(item.name);
+      if (!removed) removed = driver_.Remove(item.name);
       lock.lock();
       busy_ = false;
       if (!removed && ++item.tries < kMaxTries) {
@@ -389,6 +391,7 @@ void TaskIsolation::Close() {
   if (!janitor_) return;
   janitor_->Stop(std::chrono::seconds(5));
   janitor_.reset();
+  driver_->DrainPool();
   if (driver_->List().empty()) [[maybe_unused]] auto removed = driver_->RemoveBase();
 }
 

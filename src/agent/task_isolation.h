@@ -6,8 +6,8 @@
 // before.
 //
 // Threading: the supervisor's loop thread only; a janitor thread of its own kills what is left
-// in ended tasks' cgroups and removes them, off the loop (creating and removing cgroups is
-// the slow part: it would otherwise delay every start behind it).
+// in ended tasks' cgroups and parks them for reuse or removes them, off the loop (creating and
+// removing cgroups is the slow part: it would otherwise delay every start behind it).
 #pragma once
 
 #include <map>
@@ -71,8 +71,8 @@ class TaskIsolation {
   // Signals every process in the task's cgroup (nothing escapes it, unlike a process tree).
   void Signal(const model::TaskKey& key, int signal) const;
   // Frees the task's pinned cores and hands its cgroup to the janitor, which kills what is
-  // left in it and removes it (retrying while processes linger; CollectLeftovers catches what
-  // it gives up on).
+  // left in it and parks it for a later task (CgroupDriver::Recycle) or removes it (retrying
+  // while processes linger; CollectLeftovers catches what it gives up on).
   void Cleanup(const model::TaskKey& key);
   // Hands the janitor the cgroups of tasks not in `keep` (left by an earlier agent, or whose
   // removal failed before).
