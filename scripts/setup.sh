@@ -8,6 +8,7 @@ packages=(g++ cmake ninja-build pkg-config libboost-dev libboost-system-dev nloh
   libyaml-cpp-dev libcli11-dev libfmt-dev libspdlog-dev libexpected-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev procps iproute2 python3 passwd
   prometheus
+  slurmctld slurmd slurm-client munge  # tests/integration/slurm_*: a real Slurm on loopback
   chromium  # tests/e2e: the dashboard in headless Chromium, driven by playwright-core (npm)
   clang libclang-rt-14-dev)  # scripts/fuzz.sh: libFuzzer and the sanitizers' runtimes
 # Node.js and npm for tests/e2e (fresh machines have them; Debian's packages otherwise).
