@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -46,6 +48,12 @@ bool ValidCgroupName(std::string_view name) {
 }
 
 namespace cgroup_internal {
+
+std::int64_t CpuShares(double cpus) {
+  return std::clamp<std::int64_t>(std::llround(cpus * 1024.0), 2, 262144);
+}
+
+std::int64_t CpuWeight(double cpus) { return 1 + ((CpuShares(cpus) - 2) * 9999) / 262142; }
 
 std::string JoinPath(std::string_view a, std::string_view b) {
   std::string out(a);

@@ -42,7 +42,10 @@ struct DeviceId {
 struct CgroupLimits {
   // Hard limit, swap forbidden (v1: memsw = the same; v2: memory.swap.max = 0).
   std::optional<std::int64_t> memory_bytes;
-  std::optional<double> cpus;  // CFS bandwidth: quota = cpus * period (period 100ms)
+  // CFS bandwidth: quota = cpus * period (period 100ms); and the task's weight when CPUs are
+  // contended, in proportion to what it asked (v1 cpu.shares 1024 per CPU, v2 cpu.weight by
+  // Kubernetes' conversion). No value: no quota, the default weight.
+  std::optional<double> cpus;
   std::optional<std::int64_t> pids_max;
   std::string cpuset_cpus;  // "" = not pinned, else e.g. "0-1,3"; mems copied from parent
   std::vector<DeviceId> denied_devices;  // denied for rwm (v1 devices.deny; v2: unsupported)
@@ -118,6 +121,10 @@ struct CgroupOptions {
   std::string parent;     // optional: a cgroup path (relative to each hierarchy's root) to
                           // nest under instead of the agent's own cgroup
   std::string proc_root = "/proc";  // for tests: where mountinfo/cgroup are read (self/...)
+  // CPUs the node offers: the base's weight against the host's other processes is that of this
+  // many CPUs (as Kubernetes weighs its pods' slice by the node's allocatable CPUs), so that
+  // putting tasks in cgroups does not shrink their share. 0 leaves the default weight.
+  int node_cpus = 0;
   // Tests only: the hierarchy is a plain directory tree standing in for cgroupfs, so writes
   // create missing files and Remove deletes the files of a cgroup directory before rmdir.
   bool fake_fs = false;

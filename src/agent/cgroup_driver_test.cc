@@ -100,7 +100,7 @@ struct DriverUnderTest {
 
 using Factory = std::function<std::unique_ptr<DriverUnderTest>()>;
 
-std::unique_ptr<DriverUnderTest> FakeV2() {
+std::unique_ptr<DriverUnderTest> FakeV2(int node_cpus = 0) {
   auto t = std::make_unique<DriverUnderTest>();
   t->fake = true;
   t->base = UniqueBase();
@@ -111,6 +111,7 @@ std::unique_ptr<DriverUnderTest> FakeV2() {
   CgroupOptions options;
   options.base_name = t->base;
   options.fake_fs = true;
+  options.node_cpus = node_cpus;
   t->driver = MakeCgroupV2Driver(mount, "/agent.slice", options);
   t->dir = [mount, base = t->base](const std::string&, const std::string& name) {
     return mount + "/agent.slice/" + base + "/" + name;
@@ -118,7 +119,7 @@ std::unique_ptr<DriverUnderTest> FakeV2() {
   return t;
 }
 
-std::unique_ptr<DriverUnderTest> FakeV1() {
+std::unique_ptr<DriverUnderTest> FakeV1(int node_cpus = 0) {
   auto t = std::make_unique<DriverUnderTest>();
   t->fake = true;
   t->base = UniqueBase();
@@ -141,6 +142,7 @@ std::unique_ptr<DriverUnderTest> FakeV1() {
   CgroupOptions options;
   options.base_name = t->base;
   options.fake_fs = true;
+  options.node_cpus = node_cpus;
   t->driver = MakeCgroupV1Driver(mounts, own, options);
   t->dir = [root, base = t->base](const std::string& controller, const std::string& name) {
     return root + "/" + (controller == "cpuacct" ? "cpu" : controller) + "/nested/" + base + "/" +
@@ -309,6 +311,7 @@ TEST_P(CgroupDriverContractTest, WritesLimits) {
       EXPECT_EQ(read("", "memory.swap.max"), "0");
     }
     EXPECT_EQ(read("", "cpu.max"), "150000 100000");
+    EXPECT_EQ(read("", "cpu.weight"), "59");  // Kubernetes' conversion of 1536 shares
     EXPECT_EQ(read("", "pids.max"), "7");
     EXPECT_EQ(read("", "cpuset.cpus"), "0");
   } else {
@@ -316,6 +319,7 @@ TEST_P(CgroupDriverContractTest, WritesLimits) {
     EXPECT_EQ(read("memory", "memory.memsw.limit_in_bytes"), "33554432");
     EXPECT_EQ(read("cpu", "cpu.cfs_quota_us"), "150000");
     EXPECT_EQ(read("cpu", "cpu.cfs_period_us"), "100000");
+    EXPECT_EQ(read("cpu", "cpu.shares"), "1536");  // weighed by the CPUs asked for
     EXPECT_EQ(read("pids", "pids.max"), "7");
     EXPECT_EQ(read("cpuset", "cpuset.cpus"), "0");
     EXPECT_EQ(
@@ -335,11 +339,13 @@ TEST_P(CgroupDriverContractTest, WritesLimits) {
   if (d.Version() == "v2") {
     EXPECT_EQ(read("", "memory.max"), "67108864");
     EXPECT_EQ(read("", "cpu.max"), "max 100000");
+    EXPECT_EQ(read("", "cpu.weight"), "100");
     EXPECT_EQ(read("", "pids.max"), "max");
   } else {
     EXPECT_EQ(read("memory", "memory.limit_in_bytes"), "67108864");
     EXPECT_EQ(read("memory", "memory.memsw.limit_in_bytes"), "67108864");
     EXPECT_EQ(read("cpu", "cpu.cfs_quota_us"), "-1");
+    EXPECT_EQ(read("cpu", "cpu.shares"), "1024");
     EXPECT_EQ(read("pids", "pids.max"), "max");
   }
 }
@@ -412,13 +418,22 @@ TEST_P(CgroupDriverContractTest, LaunchedProcessIsInItsCgroupFromItsFirstInstruc
 }
 
 INSTANTIATE_TEST_SUITE_P(Drivers, CgroupDriverContractTest,
-                         ::testing::Values(DriverParam{"FakeV2", FakeV2},
-                                           DriverParam{"FakeV1", FakeV1},
+                         ::testing::Values(DriverParam{"FakeV2", [] { return FakeV2(); }},
+                                           DriverParam{"FakeV1", [] { return FakeV1(); }},
                                            DriverParam{"RealV1", [] { return Real("v1"); }},
                                            DriverParam{"RealV2", [] { return Real("v2"); }}),
                          [](const ::testing::TestParamInfo<DriverParam>& param_info) {
                            return param_info.param.label;
                          });
+
+// The agent's base weighs as many CPUs as the node offers, as Kubernetes weighs its pods'
+// slice: tasks put in cgroups keep the share they had as plain processes.
+TEST(CgroupWeightTest, BaseWeighsTheNodesCpus) {
+  auto v1 = FakeV1(4);
+  EXPECT_EQ(Trim(ReadFile(v1->dir("cpu", "") + "/cpu.shares")), "4096");
+  auto v2 = FakeV2(4);
+  EXPECT_EQ(Trim(ReadFile(v2->dir("", "") + "/cpu.weight")), "157");
+}
 
 // Enforcement, on whichever real hierarchy this host has.
 class CgroupEnforcementTest : public ::testing::Test {

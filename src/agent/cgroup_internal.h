@@ -34,4 +34,9 @@ std::vector<pid_t> ReadPids(const std::string& procs_file);
 // True when the file can be opened for writing.
 bool Writable(const std::string& path);
 
+// CPU weights by request, as Kubernetes sets them: v1 cpu.shares = 1024 per CPU (within
+// 2..262144); v2 cpu.weight = 1 + (shares - 2) * 9999 / 262142 (one CPU: 39).
+std::int64_t CpuShares(double cpus);
+std::int64_t CpuWeight(double cpus);
+
 }  // namespace weft::agent::cgroup_internal

@@ -30,7 +30,7 @@ class CgroupV1Driver final : public CgroupDriver {
  public:
   CgroupV1Driver(const std::map<std::string, std::string>& mounts,
                  const std::map<std::string, std::string>& own_paths, const CgroupOptions& options)
-      : fake_(options.fake_fs), base_name_(options.base_name) {
+      : fake_(options.fake_fs), base_name_(options.base_name), node_cpus_(options.node_cpus) {
     for (const char* controller :
          {"memory", "cpu", "cpuacct", "pids", "cpuset", "devices", "freezer"}) {
       auto it = mounts.find(controller);
@@ -92,6 +92,8 @@ class CgroupV1Driver final : public CgroupDriver {
           !r)
         return r;
       if (auto r = WriteControl(JoinPath(dir, "cpu.cfs_quota_us"), quota, fake_); !r) return r;
+      const std::int64_t shares = limits.cpus ? CpuShares(*limits.cpus) : 1024;
+      if (auto r = WriteControl(JoinPath(dir, "cpu.shares"), std::to_string(shares), fake_); !r) return r;
     }
     if (const Hierarchy* h = Find("pids"); h != nullptr && support_.pids) {
       const std::string value = limits.pids_max ? std::to_string(*limits.pids_max) : "max";
@@ -447,6 +449,9 @@ class CgroupV1Driver final : public CgroupDriver {
       }
     }
     support_.cpu = works("cpu", "cpu.cfs_quota_us");
+    if (const Hierarchy* h = Find("cpu"); h != nullptr && support_.cpu && node_cpus_ > 0) {
+      (void)WriteControl(JoinPath(h->base_dir, "cpu.shares"), std::to_string(CpuShares(node_cpus_)), fake_);
+    }
     support_.pids = works("pids", "pids.max");
     support_.cpuset = works("cpuset", "cpuset.cpus");
     if (!support_.cpuset) broken.insert("cpuset");  // an unset cpuset takes no process
@@ -481,6 +486,7 @@ class CgroupV1Driver final : public CgroupDriver {
 
   bool fake_;
   std::string base_name_;
+  int node_cpus_;
   std::vector<Hierarchy> hierarchies_;
   IsolationSupport support_;
   bool has_memsw_ = false;

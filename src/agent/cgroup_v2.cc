@@ -35,6 +35,7 @@ class CgroupV2Driver final : public CgroupDriver {
   CgroupV2Driver(const std::string& mount, const std::string& own_path,
                  const CgroupOptions& options)
       : fake_(options.fake_fs),
+        node_cpus_(options.node_cpus),
         mount_(mount),
         own_dir_(JoinPath(mount, own_path)),
         base_dir_(JoinPath(own_dir_, options.base_name)),
@@ -70,6 +71,8 @@ class CgroupV2Driver final : public CgroupDriver {
           !r) {
         return r;
       }
+      const std::int64_t weight = limits.cpus ? CpuWeight(*limits.cpus) : 100;
+      if (auto r = WriteControl(JoinPath(dir, "cpu.weight"), std::to_string(weight), fake_); !r) return r;
     }
     if (support_.pids) {
       const std::string value = limits.pids_max ? std::to_string(*limits.pids_max) : "max";
@@ -246,6 +249,9 @@ class CgroupV2Driver final : public CgroupDriver {
     };
     support_.memory = check("memory");
     support_.cpu = check("cpu");
+    if (support_.cpu && node_cpus_ > 0) {
+      (void)WriteControl(JoinPath(base_dir_, "cpu.weight"), std::to_string(CpuWeight(node_cpus_)), fake_);
+    }
     support_.pids = check("pids");
     support_.cpuset = check("cpuset");
     support_.devices = false;
@@ -255,6 +261,7 @@ class CgroupV2Driver final : public CgroupDriver {
   }
 
   bool fake_;
+  int node_cpus_;
   std::string mount_;
   std::string own_dir_;
   std::string base_dir_;

@@ -186,6 +186,7 @@ Result<std::unique_ptr<TaskIsolation>> TaskIsolation::Create(IsolationConfig con
   if (config.cgroups) {
     CgroupOptions options;
     options.base_name = base_name;
+    options.node_cpus = config.node_cpus;
     options.parent = config.cgroup_parent;
     auto detected = DetectCgroupDriver(options);
     if (!detected) return tl::unexpected(detected.error());
