@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 #include <CLI/CLI.hpp>
@@ -54,14 +55,21 @@ int AgentMain(int argc, char** argv) {
   weft::agent::AgentConfig config;
   std::string token_file, memory, gpus = "0", labels, address;
   int cpus = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
-  double heartbeat_s = 2, kill_wait_s = 5;
+  double heartbeat_s = 2, kill_wait_s = 5, fence_after_s = 20;
   std::string isolation = "on", nvml_library;
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
   config.name = host;
-  app.add_option("--server", config.server_url, "controller URL, http://host:port")->required();
-  app.add_option("--token-file", token_file, "file holding the API token");
-  app.add_option("--token", config.token, "the API token itself");
+  std::string join_token, join_token_file, legacy_token;
+  app.add_option("--server", config.server_url, "controller URL, http://host:port or https://host:port")->required();
+  app.add_option("--join-token", join_token, "the server's join token (its state dir/join_token; env WEFT_JOIN_TOKEN)");
+  app.add_option("--join-token-file", join_token_file, "file holding the server's join token");
+  // The flags agents used before the join token existed; they now carry the join token too.
+  app.add_option("--token-file", token_file, "same as --join-token-file");
+  app.add_option("--token", legacy_token, "same as --join-token");
+  app.add_option("--ca-file", config.ca_file,
+                 "CA certificates (PEM) that sign an https server's certificate (env WEFT_CA_FILE; default: the "
+                 "system's)");
   app.add_option("--name", config.name, "node name (default: host name)");
   app.add_option("--cpus", cpus, "CPUs this node offers");
   app.add_option("--memory", memory, "memory this node offers (default: all)");
@@ -71,6 +79,9 @@ int AgentMain(int argc, char** argv) {
   app.add_option("--address", address, "address peers use to reach this node");
   app.add_option("--heartbeat", heartbeat_s, "seconds between reports");
   app.add_option("--kill-wait", kill_wait_s, "seconds between SIGTERM and SIGKILL");
+  app.add_option("--fence-after", fence_after_s,
+                 "seconds without reaching the controller before every task is killed (keep it below the "
+                 "server's --node-timeout; 0: never)");
   app.add_option("--isolation", isolation, "on: every task in its own cgroup with limits; off: none")
       ->check(CLI::IsMember({"on", "off"}));
   app.add_option("--cgroup-parent", config.isolation.cgroup_parent,
@@ -86,10 +97,34 @@ int AgentMain(int argc, char** argv) {
     std::fprintf(stderr, "weft agent: %s\n", message.c_str());
     return 2;
   };
-  if (!token_file.empty()) {
-    std::ifstream in(token_file);
-    if (!in) return fail("--token-file: cannot read '" + token_file + "'");
+  // The join token: a flag, else a file named by a flag, else WEFT_JOIN_TOKEN. The server
+  // refuses the admin and user tokens on the agent routes (403), so only the join token works.
+  const auto read_token_file = [&](const std::string& path) -> bool {
+    std::ifstream in(path);
+    if (!in) return false;
     std::getline(in, config.token);
+    return true;
+  };
+  if (!join_token.empty()) {
+    config.token = join_token;
+  } else if (!legacy_token.empty()) {
+    config.token = legacy_token;
+  } else if (!join_token_file.empty()) {
+    if (!read_token_file(join_token_file)) {
+      return fail("--join-token-file: cannot read '" + join_token_file + "'");
+    }
+  } else if (!token_file.empty()) {
+    if (!read_token_file(token_file)) return fail("--token-file: cannot read '" + token_file + "'");
+  } else if (const char* env = std::getenv("WEFT_JOIN_TOKEN"); env && *env) {
+    config.token = env;
+  }
+  while (!config.token.empty() && (config.token.back() == '\r' || config.token.back() == ' ')) config.token.pop_back();
+  if (config.token.empty()) {
+    return fail("--join-token: required (the server's state dir/join_token; or --join-token-file FILE, or "
+                "WEFT_JOIN_TOKEN)");
+  }
+  if (config.ca_file.empty()) {
+    if (const char* env = std::getenv("WEFT_CA_FILE"); env && *env) config.ca_file = env;
   }
   if (cpus < 1) return fail("--cpus: must be at least 1");
   config.capacity.cpu_milli = cpus * 1000LL;
@@ -133,8 +168,10 @@ int AgentMain(int argc, char** argv) {
   if (config.work_dir.empty()) config.work_dir = "/tmp/weft-agent-" + config.name;
   config.address = address.empty() ? LocalAddressTowards(config.server_url) : address;
   config.heartbeat_interval = std::chrono::microseconds(static_cast<long long>(heartbeat_s * 1e6));
+  config.fence_after = std::chrono::microseconds(static_cast<long long>(fence_after_s * 1e6));
   config.kill_wait = std::chrono::microseconds(static_cast<long long>(kill_wait_s * 1e6));
   if (config.isolation.pids_limit < 0) return fail("--pids-limit: must be 0 or more");
+  if (fence_after_s < 0) return fail("--fence-after: must be 0 (never) or more seconds");
   config.isolation.cgroups = isolation == "on";
   config.isolation.run_as_owner = ::geteuid() == 0;  // only root can switch users
   config.isolation.node_cpus = cpus;

@@ -1,4 +1,4 @@
-// `weft server`: flags → ServerOptions → RunServer.
+// `weft server`: flags → ServerOptions → RunServer; exits 0 after a graceful stop (SIGTERM/SIGINT).
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -20,12 +20,25 @@ int ServerMain(int argc, char** argv) {
   double node_timeout_s = 30;
   app.add_option("--node-timeout", node_timeout_s, "seconds without an agent's report before its node is DOWN")
       ->check(CLI::PositiveNumber);
+  app.add_option("--tls-cert", options.tls.cert_file, "certificate chain (PEM): serve HTTPS only (with --tls-key)");
+  app.add_option("--tls-key", options.tls.key_file, "private key (PEM) of --tls-cert");
+  double shutdown_grace_s = 10;
+  app.add_option("--shutdown-grace", shutdown_grace_s,
+                 "seconds requests in flight may take to finish after SIGTERM/SIGINT")
+      ->check(CLI::NonNegativeNumber);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
   options.node_timeout = std::chrono::duration_cast<weft::Duration>(std::chrono::duration<double>(node_timeout_s));
+  options.shutdown_grace =
+      std::chrono::duration_cast<weft::Duration>(std::chrono::duration<double>(shutdown_grace_s));
+  if (options.tls.cert_file.empty() != options.tls.key_file.empty()) {
+    std::fprintf(stderr, "weft server: %s: required with %s\n", options.tls.cert_file.empty() ? "--tls-cert" : "--tls-key",
+                 options.tls.cert_file.empty() ? "--tls-key" : "--tls-cert");
+    return 2;
+  }
   if (!config.empty()) {
     std::ifstream in(config);
     if (!in) {

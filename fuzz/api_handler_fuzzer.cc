@@ -31,7 +31,7 @@ struct Harness {
       : loop(TimePoint{} + 100s),
         persister(store, loop),
         controller(loop, persister, controller::ControllerOptions{}),
-        auth("secret", "admin"),
+        auth("secret", "admin", "join"),  // a request line "join" uses the agents' join token
         handler(controller, loop, auth) {}
   SimulatedEventLoop loop;
   store::InMemoryKvStore store;

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(g++ cmake ninja-build pkg-config libboost-dev libboost-system-dev nlohmann-json3-dev
   libyaml-cpp-dev libcli11-dev libfmt-dev libspdlog-dev libexpected-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev procps iproute2 python3 passwd
+  openssl  # tests: throwaway CAs and server certificates for the TLS tests
   prometheus
   slurmctld slurmd slurm-client munge  # tests/integration/slurm_*: a real Slurm on loopback
   chromium  # tests/e2e: the dashboard in headless Chromium, driven by playwright-core (npm)

@@ -1,6 +1,9 @@
 #include "agent/agent.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <chrono>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -110,9 +113,18 @@ class FailureLog {
   bool failing_ = false;
 };
 
+// When the controller last heard from this agent: steady-clock nanoseconds, written by the
+// reporter thread and read by the loop's fencing check.
+using ContactTime = std::atomic<std::int64_t>;
+std::int64_t SteadyNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // Reporter thread: sends the latest report, then has the loop forget the exits it carried.
 void RunReporter(std::shared_ptr<ControllerClient> client, std::shared_ptr<WorkerState> state,
-                 std::shared_ptr<LoopGate> gate, TaskSupervisor* supervisor) {
+                 std::shared_ptr<LoopGate> gate, TaskSupervisor* supervisor,
+                 std::shared_ptr<ContactTime> contact) {
   FailureLog failures("cannot report to the controller");
   Duration backoff = kMinBackoff;
   for (;;) {
@@ -124,8 +136,10 @@ void RunReporter(std::shared_ptr<ControllerClient> client, std::shared_ptr<Worke
       report = std::move(*state->latest);
       state->latest.reset();
     }
+    const std::int64_t sent = SteadyNowNs();
     Result<std::int64_t> version = client->Report(report);
     if (version) {
+      contact->store(sent);  // it heard us no earlier than this
       failures.Succeeded();
       backoff = kMinBackoff;
       std::vector<model::TaskKey> exited;
@@ -140,6 +154,9 @@ void RunReporter(std::shared_ptr<ControllerClient> client, std::shared_ptr<Worke
       continue;
     }
     failures.Failed(version.error());
+    // A refused connection means the controller's host answers but its server is down (a
+    // restart): no controller is running that could declare this node failed meanwhile.
+    if (version.error().message.find("Connection refused") != std::string::npos) contact->store(SteadyNowNs());
     {
       std::lock_guard lock(state->mu);
       if (!state->latest) state->latest = std::move(report);  // retry unless superseded
@@ -196,6 +213,7 @@ class Agent::Impl {
   void ScheduleReport();  // loop thread: a report soon, coalescing bursts of changes
   void SubmitReport();    // loop thread: hands a fresh report to the reporter
   void Heartbeat();       // loop thread: report, collect leftovers, re-arm
+  void CheckContact();    // loop thread: fences the tasks when the controller is out of reach
 
   const AgentConfig config_;
   const ControllerClientFactory clients_;
@@ -213,6 +231,8 @@ class Agent::Impl {
   Worker reporter_;
   Worker watcher_;
   bool report_posted_ = false;  // loop thread
+  std::shared_ptr<ContactTime> contact_ = std::make_shared<ContactTime>(SteadyNowNs());
+  bool fenced_ = false;  // loop thread: fenced since the last contact
 };
 
 Result<> Agent::Impl::Start() {
@@ -239,7 +259,10 @@ Result<> Agent::Impl::Start() {
   std::promise<Result<>> recovered;
   loop_->Post([&] {
     Result<> result = supervisor_->Recover();
-    if (result) Heartbeat();
+    if (result) {
+      Heartbeat();
+      CheckContact();
+    }
     recovered.set_value(std::move(result));
   });
   if (Result<> result = recovered.get_future().get(); !result) {
@@ -250,7 +273,7 @@ Result<> Agent::Impl::Start() {
   watch_client_ = clients_();
   reporter_.Start(
       [client = report_client_, state = report_state_, gate = gate_,
-       supervisor = supervisor_.get()] { RunReporter(client, state, gate, supervisor); });
+       supervisor = supervisor_.get(), contact = contact_] { RunReporter(client, state, gate, supervisor, contact); });
   watcher_.Start([client = watch_client_, state = watch_state_, gate = gate_,
                   supervisor = supervisor_.get()] { RunWatcher(client, state, gate, supervisor); });
   Log(LogLevel::kInfo, "agent {} started (work dir {})", config_.name, config_.work_dir);
@@ -310,6 +333,20 @@ void Agent::Impl::SubmitReport() {
   report_state_->wake.notify_all();
 }
 
+void Agent::Impl::CheckContact() {
+  if (config_.fence_after <= Duration::zero()) return;
+  const auto silent = std::chrono::nanoseconds(SteadyNowNs() - contact_->load());
+  if (silent < config_.fence_after) {
+    fenced_ = false;
+  } else if (!std::exchange(fenced_, true)) {
+    supervisor_->Fence(fmt::format("no report has reached the controller for {} ms",
+                                   std::chrono::duration_cast<std::chrono::milliseconds>(silent).count()));
+  }
+  const Duration period = std::clamp<Duration>(config_.fence_after / 8, std::chrono::milliseconds(20),
+                                               std::chrono::seconds(1));
+  loop_->RunAfter(period, [this] { CheckContact(); });
+}
+
 void Agent::Impl::Heartbeat() {
   supervisor_->SampleUsage();
   SubmitReport();
@@ -318,8 +355,8 @@ void Agent::Impl::Heartbeat() {
 }
 
 Agent::Agent(AgentConfig config)
-    : Agent(config, [url = config.server_url, token = config.token, name = config.name] {
-        return std::make_unique<HttpControllerClient>(url, token, name);
+    : Agent(config, [url = config.server_url, token = config.token, name = config.name, ca = config.ca_file] {
+        return std::make_unique<HttpControllerClient>(url, token, name, ca);
       }) {}
 
 Agent::Agent(AgentConfig config, ControllerClientFactory clients)

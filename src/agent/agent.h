@@ -23,8 +23,9 @@
 namespace weft::agent {
 
 struct AgentConfig {
-  std::string server_url;  // "http://127.0.0.1:PORT"
-  std::string token;
+  std::string server_url;  // "http://127.0.0.1:PORT" or "https://..."
+  std::string token;       // the server's join token
+  std::string ca_file;     // https: CA file to verify the server with ("" = $WEFT_CA_FILE, else the system's)
   std::string name;                   // node name
   std::string address = "127.0.0.1";  // how other ranks reach this node
   model::Resources capacity;
@@ -33,6 +34,12 @@ struct AgentConfig {
   std::string work_dir;  // agent state: scripts, exit files
   Duration heartbeat_interval = std::chrono::seconds(2);
   Duration kill_wait = std::chrono::seconds(5);  // SIGTERM → SIGKILL grace
+  // Self-fencing: after this long without a report reaching the controller (its host not
+  // refusing the connection either: a controller that is merely restarting is no reason),
+  // every running task is killed and reported node_failed, so that a partitioned node stops
+  // its jobs before the controller (node timeout, default 30 s) runs them elsewhere. Keep it
+  // below the server's --node-timeout; 0 never fences.
+  Duration fence_after = std::chrono::seconds(20);
   // Cgroups, owners, GPU fencing (src/agent/task_isolation.h). Its base cgroup is named after
   // the node and work_dir, so an agent restarted on the same work_dir finds its tasks' cgroups.
   IsolationConfig isolation;

@@ -73,6 +73,7 @@ class AgentTest : public ::testing::Test {
     config.labels = {{"zone", "a"}};
     config.heartbeat_interval = std::chrono::milliseconds(100);
     config.kill_wait = std::chrono::milliseconds(200);
+    config.fence_after = fence_after_;
     auto agent = std::make_unique<Agent>(config, [c = controller_] { return c->NewClient(); });
     auto started = agent->Start();
     EXPECT_TRUE(started) << started.error().message;
@@ -119,6 +120,7 @@ class AgentTest : public ::testing::Test {
   std::string state_dir_;
   std::shared_ptr<FakeController> controller_;
   std::vector<std::unique_ptr<Agent>> agents_;
+  Duration fence_after_ = std::chrono::seconds(20);  // AgentConfig's default
 };
 
 TEST_F(AgentTest, ReportsNodeAtStart) {
@@ -366,6 +368,23 @@ TEST_F(AgentTest, TasksKeepRunningWhileTheControllerIsAway) {
   ASSERT_TRUE(WaitUntil([&] { return Journaled(1); }));
   controller_->SetReachable(true);
   EXPECT_EQ(ExitOf(1).exit_code, 4);
+}
+
+// A node cut off from the controller stops its jobs before the controller (whose node timeout
+// is longer) declares it failed and runs them elsewhere: they never run twice at once.
+TEST_F(AgentTest, TasksAreFencedOnceTheControllerIsOutOfReachLongEnough) {
+  fence_after_ = std::chrono::milliseconds(400);
+  StartAgent();
+  controller_->SetAssignments({Task(1, "sleep 300")});
+  ASSERT_TRUE(Running(1));
+  ASSERT_FALSE(MarkedProcesses(MarkerOf(1)).empty());
+  controller_->SetReachable(false);
+  EXPECT_TRUE(WaitUntil([&] { return MarkedProcesses(MarkerOf(1)).empty(); }, std::chrono::seconds(10)))
+      << "the task still runs with the controller out of reach";
+  controller_->SetReachable(true);
+  const model::TaskExit exit = ExitOf(1);
+  EXPECT_TRUE(exit.node_failed);
+  EXPECT_EQ(exit.signal, SIGKILL);
 }
 
 TEST_F(AgentTest, AnAdoptedTaskStillGetsItsSignalWarning) {

@@ -31,8 +31,8 @@ Error StatusError(std::string_view what, const net::HttpResponse& response) {
 }  // namespace
 
 HttpControllerClient::HttpControllerClient(std::string server_url, std::string token,
-                                           std::string node_name)
-    : http_(std::move(server_url), std::move(token)),
+                                           std::string node_name, std::string ca_file)
+    : http_(std::move(server_url), std::move(token), net::ClientTlsOptions{std::move(ca_file)}),
       node_path_("/v1/agents/" + net::UrlEncode(node_name)) {}
 
 Result<std::int64_t> HttpControllerClient::Report(const model::NodeReport& report) {

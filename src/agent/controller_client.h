@@ -33,7 +33,10 @@ class ControllerClient {
 // Speaks the protocol over HTTP/JSON with a bearer token (net::HttpClient, one connection).
 class HttpControllerClient final : public ControllerClient {
  public:
-  HttpControllerClient(std::string server_url, std::string token, std::string node_name);
+  // `token` is the server's join token; `ca_file` verifies an https server ("" = $WEFT_CA_FILE,
+  // else the system's CAs).
+  HttpControllerClient(std::string server_url, std::string token, std::string node_name,
+                       std::string ca_file = {});
 
   Result<std::int64_t> Report(const model::NodeReport& report) override;
   Result<model::NodeAssignments> Watch(std::int64_t version, Duration wait) override;

@@ -237,6 +237,15 @@ pid_t CloneChild(int cgroup_fd, ChildPlan& plan) {
     // Older kernels (no clone3, no CLONE_INTO_CGROUP): the child writes its procs files.
     if (errno != ENOSYS && errno != E2BIG && errno != EINVAL && errno != EOPNOTSUPP) return -1;
   }
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+  // The sanitizers cannot follow a CLONE_VM child on a stack of its own: it runs on the parent
+  // thread's TSan state (false race reports) or outside ASan's known stack (false
+  // stack-buffer-overflow, google/sanitizers#189). fork(), which they intercept, has the same
+  // protocol: the child writes its procs files and reports failures through the pipe.
+  const pid_t forked = ::fork();
+  if (forked == 0) RunChild(plan);
+  return forked;
+#endif
   constexpr std::size_t kStackSize = 256 * 1024;
   void* stack = ::mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);

@@ -320,6 +320,23 @@ void TaskSupervisor::FailStart(Task& task, const model::TaskAssignment& assignme
   Finish(task, exit);
 }
 
+void TaskSupervisor::Fence(const std::string& why) {
+  bool any = false;
+  for (auto& [key, task] : tasks_) {
+    if (!task.running()) continue;
+    if (!any) Log(LogLevel::kWarn, "fencing every running task: {}", why);
+    any = true;
+    // SIGKILL at once: the controller may start these jobs elsewhere any moment now. A task
+    // already stopping (a preemption's grace) does not wait out its grace either.
+    const bool stopping = task.kill_deadline.has_value();
+    Terminate(task, StopReason::kFenced, SIGKILL, std::chrono::milliseconds(0));
+    if (stopping) {
+      CancelTimer(task.kill_timer);
+      OnKillDeadline(key);
+    }
+  }
+}
+
 void TaskSupervisor::Terminate(Task& task, StopReason reason) {
   Terminate(task, reason, SIGTERM, config_.kill_wait);
 }
@@ -337,6 +354,10 @@ void TaskSupervisor::Terminate(Task& task, StopReason reason, int signal, Durati
     case StopReason::kPreempted:
       task.preempted = true;
       why = "preempted";
+      break;
+    case StopReason::kFenced:
+      task.fenced = true;
+      why = "fenced: the controller is out of reach";
       break;
   }
   if (task.kill_deadline) return;  // already on its way out
@@ -401,6 +422,7 @@ void TaskSupervisor::Finish(Task& task, model::TaskExit exit, bool group_alive) 
   exit.timed_out = exit.timed_out || task.timed_out;
   exit.killed_by_agent = exit.killed_by_agent || task.killed_by_agent;
   exit.preempted = exit.preempted || task.preempted;
+  exit.node_failed = exit.node_failed || task.fenced;
   if (config_.isolation != nullptr) {
     // The cgroup's counters, read before anything left in it is killed: the final usage, and
     // whether the kernel's OOM killer struck (how a task's end is told apart as OOM_KILLED).

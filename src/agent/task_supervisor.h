@@ -81,6 +81,11 @@ class TaskSupervisor {
   // Call periodically.
   void SampleUsage();
 
+  // Kills every running task at once (SIGKILL to its tree and cgroup): the agent lost the
+  // controller long enough that the controller may declare this node failed and run the jobs
+  // elsewhere. Their exits are reported `node_failed` when the controller is reached again.
+  void Fence(const std::string& why);
+
   // Stops watching processes and cancels timers; running tasks keep running (a later
   // TaskSupervisor adopts them). Exits already reaped are made durable first. Idempotent.
   void Shutdown();
@@ -102,6 +107,7 @@ class TaskSupervisor {
     bool timed_out = false;
     bool killed_by_agent = false;
     bool preempted = false;
+    bool fenced = false;  // killed by Fence
     std::optional<TimePoint> kill_deadline;  // set once SIGTERM went out: SIGKILL due then
     TimerId limit_timer = 0;
     TimerId warn_timer = 0;  // --signal's warning before the time limit
@@ -120,7 +126,7 @@ class TaskSupervisor {
     std::optional<model::TaskKey> cgroup;  // the task's cgroup, until it is removed
   };
   class ExitInbox;
-  enum class StopReason { kUnassigned, kTimeLimit, kPreempted };
+  enum class StopReason { kUnassigned, kTimeLimit, kPreempted, kFenced };
 
   void Start(const model::TaskAssignment& assignment);
   void FailStart(Task& task, const model::TaskAssignment& assignment, const std::string& why);

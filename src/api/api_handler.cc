@@ -11,6 +11,7 @@
 #include "net/http_status.h"
 #include "api/dashboard.h"
 #include "api/job_view.h"
+#include "api/service_routes.h"
 #include "common/strings.h"
 #include "model/json.h"
 #include "spec/job_spec_parser.h"
@@ -133,6 +134,14 @@ void ApiHandler::Route(HttpRequest& request, Responder& respond, const Principal
   auto not_found = [&] {
     respond(ErrorResponse({ErrorCode::kNotFound, fmt::format("no route for {} {}", method, request.path)}));
   };
+  // The join token opens the agent routes and nothing else; the agent routes take nothing else.
+  const bool agent_route = parts.size() >= 2 && parts[0] == "v1" && parts[1] == "agents";
+  if (caller.agent && !agent_route) {
+    return respond(ErrorResponse({ErrorCode::kPermissionDenied,
+                                  fmt::format("the agent join token is accepted only on /v1/agents/ routes, not on "
+                                              "{} {}; use a user or admin token (WEFT_TOKEN)",
+                                              method, request.path)}));
+  }
   // GET /metrics: Prometheus text format; gauges are read on the loop thread.
   if (request.path == "/metrics" && method == "GET" && metrics_) {
     loop_.Post([this, respond] {
@@ -143,6 +152,10 @@ void ApiHandler::Route(HttpRequest& request, Responder& respond, const Principal
   if (parts.size() < 2 || parts[0] != "v1") return not_found();
   const std::string& collection = parts[1];
 
+  // /v1/services[/{name}]: inference services (service_routes.h).
+  if (collection == "services" && services_) {
+    return RouteServices(*services_, loop_, request, parts, respond, caller);
+  }
   // POST /v1/jobs
   if (collection == "jobs" && parts.size() == 2 && method == "POST") {
     auto body = model::ParseJson(request.body);
@@ -371,7 +384,9 @@ void ApiHandler::Route(HttpRequest& request, Responder& respond, const Principal
     return RouteHistory(request, respond, caller);
   }
   if (collection == "agents" && !caller.agent) {
-    return respond(ErrorResponse({ErrorCode::kPermissionDenied, "agent routes need the agent token"}));
+    return respond(ErrorResponse({ErrorCode::kPermissionDenied,
+                                  "agent routes need the agent join token (the server's state dir/join_token), "
+                                  "not a user or admin token"}));
   }
   // POST /v1/agents/{name}/report
   if (collection == "agents" && parts.size() == 4 && parts[3] == "report" && method == "POST") {

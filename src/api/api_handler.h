@@ -13,6 +13,10 @@
 #include "controller/controller.h"
 #include "net/http.h"
 
+namespace weft::serve {
+class ServiceManager;
+}  // namespace weft::serve
+
 namespace weft::api {
 
 class ApiHandler {
@@ -27,6 +31,9 @@ class ApiHandler {
 
   // Thread-safe; called on HTTP I/O threads.
   void Handle(net::HttpRequest request, net::Responder respond);
+  // Serves /v1/services through `services` (loop thread only, must outlive the handler);
+  // without it those routes answer 404. Call before serving.
+  void SetServices(serve::ServiceManager* services) { services_ = services; }
 
  private:
   void Route(net::HttpRequest& request, net::Responder& respond, const Principal& caller);
@@ -41,6 +48,7 @@ class ApiHandler {
   Authenticator& auth_;
   WeftMetrics* metrics_;  // may be null
   const ClusterHistory* history_;  // may be null
+  serve::ServiceManager* services_ = nullptr;  // may be null
 };
 
 // {"error": {"code": "...", "message": "..."}} with the status from the error's code.

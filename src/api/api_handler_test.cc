@@ -19,7 +19,7 @@ class ApiHandlerTest : public ::testing::Test {
       : loop_(TimePoint{} + 100s),
         persister_(store_, loop_),
         controller_(loop_, persister_, controller::ControllerOptions{}),
-        auth_("secret", "admin"),
+        auth_("secret", "admin", "join-secret"),
         handler_(controller_, loop_, auth_, nullptr, &history_) {}
 
   net::HttpResponse Call(std::string method, std::string path, std::string body = "",
@@ -51,6 +51,27 @@ TEST_F(ApiHandlerTest, EveryRouteButHealthzNeedsTheToken) {
   EXPECT_EQ(Call("GET", "/v1/jobs", "", "").status, 401);
   EXPECT_EQ(Call("GET", "/v1/jobs", "", "wrong").status, 401);
   EXPECT_EQ(Call("GET", "/v1/jobs").status, 200);
+}
+
+// The join token (agents) opens /v1/agents/... and nothing else; nothing else opens those.
+TEST_F(ApiHandlerTest, JoinTokenOpensOnlyTheAgentRoutes) {
+  const std::string report = R"({"name": "n1", "capacity": {"cpu_milli": 1000}})";
+  EXPECT_EQ(Call("POST", "/v1/agents/n1/report", report, "join-secret").status, 200);
+  EXPECT_EQ(Call("GET", "/v1/agents/n1/assignments", "", "join-secret").status, 200);
+
+  for (const std::string path : {"/v1/jobs", "/v1/nodes", "/v1/users", "/v1/history", "/v1/queues",
+                                 "/v1/services", "/v1/jobs/1", "/metrics"}) {
+    const auto r = Call("GET", path, "", "join-secret");
+    EXPECT_EQ(r.status, 403) << path;
+    EXPECT_NE(r.body.find("join token is accepted only on /v1/agents/"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(Call("POST", "/v1/jobs", "{}", "join-secret").status, 403);
+
+  const auto admin = Call("POST", "/v1/agents/n1/report", report);
+  EXPECT_EQ(admin.status, 403);
+  EXPECT_NE(admin.body.find("agent routes need the agent join token"), std::string::npos) << admin.body;
+  EXPECT_EQ(Call("GET", "/v1/agents/n1/assignments").status, 403);
+  EXPECT_EQ(Call("GET", "/v1/agents/n1/assignments", "", "join-secre").status, 401);
 }
 
 TEST_F(ApiHandlerTest, SubmitThenShowAndList) {
@@ -298,11 +319,13 @@ TEST_F(ApiHandlerTest, AbsurdValuesGet400NamingTheField) {
   const auto deep = Call("POST", "/v1/jobs", std::string(100000, '['));
   EXPECT_EQ(deep.status, 400);
   EXPECT_EQ(message(deep), "request body nests arrays and objects deeper than 64 levels");
-  const auto deep_report = Call("POST", "/v1/agents/n1/report", "{\"name\": " + std::string(5000, '{'));
+  const auto deep_report =
+      Call("POST", "/v1/agents/n1/report", "{\"name\": " + std::string(5000, '{'), "join-secret");
   EXPECT_EQ(deep_report.status, 400);
   // A node reporting 9e18 GPUs: the scheduler would allocate a bit per GPU.
   const auto huge_node = Call("POST", "/v1/agents/n1/report",
-                              R"({"name": "n1", "capacity": {"cpu_milli": 1000, "gpus": 9000000000000000000}})");
+                              R"({"name": "n1", "capacity": {"cpu_milli": 1000, "gpus": 9000000000000000000}})",
+                              "join-secret");
   EXPECT_EQ(huge_node.status, 400);
   EXPECT_EQ(message(huge_node), "capacity.gpus: 9000000000000000000 is out of range (0 to 4096)");
   // A target without a path ("?x") is a 404, not an exception (substr(1) of "" threw).

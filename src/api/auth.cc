@@ -53,13 +53,14 @@ bool IsValidUserName(std::string_view name) {
   return true;
 }
 
-Authenticator::Authenticator(std::string admin_token, std::string admin_user)
-    : admin_token_(std::move(admin_token)), admin_user_(std::move(admin_user)) {}
+Authenticator::Authenticator(std::string admin_token, std::string admin_user, std::string join_token)
+    : admin_token_(std::move(admin_token)), admin_user_(std::move(admin_user)), join_token_(std::move(join_token)) {}
 
 std::optional<Principal> Authenticator::Authenticate(std::string_view token) const {
   if (!admin_token_.empty() && ConstantTimeEquals(token, admin_token_)) {
-    return Principal{admin_user_, true, true};
+    return Principal{admin_user_, true, false};
   }
+  if (!join_token_.empty() && ConstantTimeEquals(token, join_token_)) return Principal{"", false, true};
   const std::string hash = Sha256Hex(token);
   std::shared_lock lock(mu_);
   auto it = by_hash_.find(hash);

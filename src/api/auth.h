@@ -1,7 +1,7 @@
-// Who is calling: bearer tokens to principals. The admin token (the server's DIR/token, also
-// what agents join with until they get their own) maps to the admin user, the Unix user who
-// started the server (`weft up`); every other token is a user's, created by `weft user add`
-// and stored only as its SHA-256.
+// Who is calling: bearer tokens to principals. The admin token (the server's DIR/token) maps to
+// the admin user, the Unix user who started the server (`weft up`); the join token (the
+// server's DIR/join_token) is what agents present and is good for the agent routes only; every
+// other token is a user's, created by `weft user add` and stored only as its SHA-256.
 #pragma once
 
 #include <map>
@@ -18,7 +18,9 @@ namespace weft::api {
 struct Principal {
   std::string user;    // the Unix user jobs submitted with this token run as
   bool admin = false;  // sees and controls every job, manages users
-  bool agent = false;  // may report nodes and watch assignments (the admin token)
+  // The join token: may report nodes and watch assignments (/v1/agents/...) and nothing else;
+  // `user` is empty and `admin` false. No other token may use the agent routes.
+  bool agent = false;
 };
 
 // Lower-case hex SHA-256 of `text`.
@@ -31,9 +33,10 @@ bool IsValidUserName(std::string_view name);
 // Thread-safe: HTTP threads authenticate while the loop thread adds and revokes users.
 class Authenticator {
  public:
-  Authenticator(std::string admin_token, std::string admin_user);
+  // An empty `join_token` admits no agent.
+  Authenticator(std::string admin_token, std::string admin_user, std::string join_token = {});
   // The principal of `token`, or nullopt for an unknown or revoked one. Constant time in the
-  // token's content for the admin token; user tokens are looked up by hash.
+  // token's content for the admin and join tokens; user tokens are looked up by hash.
   std::optional<Principal> Authenticate(std::string_view token) const;
   // Adds the user's token, or drops it when the user is revoked.
   void Put(const model::User& user);
@@ -42,6 +45,7 @@ class Authenticator {
  private:
   const std::string admin_token_;
   const std::string admin_user_;
+  const std::string join_token_;
   mutable std::shared_mutex mu_;
   std::map<std::string, Principal, std::less<>> by_hash_;
 };

@@ -11,7 +11,9 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <sstream>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -24,6 +26,7 @@
 #include "controller/persister.h"
 #include "net/asio_event_loop.h"
 #include "net/http.h"
+#include "serve/service_manager.h"
 #include "store/group_commit.h"
 #include "store/sqlite_kv_store.h"
 #include "store/state_repository.h"
@@ -45,10 +48,68 @@ Result<> WriteFileAtomically(const std::string& path, const std::string& content
 }
 
 
+// Long polls (requests with wait_ms > 0: agents' assignment watches, `weft wait`) keep their
+// Responder in the controller for up to minutes. A graceful stop answers them at once with 503
+// instead of waiting for them (clients retry against the restarted server), and answers new
+// ones at once too. Thread-safe; shared with the Responders it hands out, so it may outlive
+// RunServer's frame.
+class LongPolls : public std::enable_shared_from_this<LongPolls> {
+ public:
+  net::Handler Wrap(net::Handler inner) {
+    return [self = shared_from_this(), inner = std::move(inner)](net::HttpRequest request, net::Responder respond) {
+      const auto wait = request.query.find("wait_ms");
+      if (wait == request.query.end() || wait->second.empty() || wait->second == "0") {
+        return inner(std::move(request), std::move(respond));
+      }
+      std::uint64_t id = 0;
+      {
+        std::unique_lock lock(self->mu_);
+        if (self->cut_) {
+          lock.unlock();
+          return respond(ShuttingDown());
+        }
+        id = self->next_id_++;
+        self->open_.emplace(id, respond);
+      }
+      inner(std::move(request), [self, id, respond](net::HttpResponse response) {
+        if (self->Take(id)) respond(std::move(response));
+      });
+    };
+  }
+
+  // Answers every open long poll with 503 now, and every later one at once.
+  void CutAll() {
+    std::unordered_map<std::uint64_t, net::Responder> open;
+    {
+      std::lock_guard lock(mu_);
+      cut_ = true;
+      open.swap(open_);
+    }
+    for (auto& [id, respond] : open) respond(ShuttingDown());
+  }
+
+ private:
+  static net::HttpResponse ShuttingDown() {
+    return ErrorResponse({ErrorCode::kUnavailable, "the server is shutting down; retry once it is back"});
+  }
+  // True the first time for `id`: the poll is still open and its answer goes out.
+  bool Take(std::uint64_t id) {
+    std::lock_guard lock(mu_);
+    return open_.erase(id) == 1;
+  }
+
+  std::mutex mu_;
+  bool cut_ = false;                                            // guarded by mu_
+  std::uint64_t next_id_ = 0;                                   // guarded by mu_
+  std::unordered_map<std::uint64_t, net::Responder> open_;      // guarded by mu_
+};
+
 }  // namespace
 
-Result<std::string> LoadOrCreateToken(const std::string& state_dir) {
-  const std::string path = state_dir + "/token";
+namespace {
+
+// Reads the token in `path`, creating it with a fresh random token (mode 0600) when absent.
+Result<std::string> LoadOrCreateTokenFile(const std::string& path) {
   std::ifstream in(path);
   if (in) {
     std::string token;
@@ -59,6 +120,16 @@ Result<std::string> LoadOrCreateToken(const std::string& state_dir) {
   if (!token) return token;
   if (auto w = WriteFileAtomically(path, *token + "\n", 0600); !w) return tl::unexpected(w.error());
   return token;
+}
+
+}  // namespace
+
+Result<std::string> LoadOrCreateToken(const std::string& state_dir) {
+  return LoadOrCreateTokenFile(state_dir + "/token");
+}
+
+Result<std::string> LoadOrCreateJoinToken(const std::string& state_dir) {
+  return LoadOrCreateTokenFile(state_dir + "/join_token");
 }
 
 Result<> RunServer(const ServerOptions& options) {
@@ -81,10 +152,14 @@ Result<> RunServer(const ServerOptions& options) {
 
   auto token = LoadOrCreateToken(options.state_dir);
   if (!token) return tl::unexpected(token.error());
+  auto join_token = LoadOrCreateJoinToken(options.state_dir);
+  if (!join_token) return tl::unexpected(join_token.error());
   auto store = store::SqliteKvStore::Open(options.state_dir + "/weft.db");
   if (!store) return tl::unexpected(store.error());
   auto state = store::LoadState(**store);
   if (!state) return tl::unexpected(state.error());
+  auto services = serve::LoadServices(**store);  // inference services ("service/<name>")
+  if (!services) return tl::unexpected(services.error());
 
   net::AsioEventLoop loop;
   store::GroupCommitter committer(**store);
@@ -110,25 +185,38 @@ Result<> RunServer(const ServerOptions& options) {
     const passwd* pw = ::getpwuid(::geteuid());
     admin_user = pw ? pw->pw_name : "root";
   }
-  Authenticator auth(*token, admin_user);
+  Authenticator auth(*token, admin_user, *join_token);
   std::promise<void> users_loaded;
   loop.Post([&] {
     for (const auto& [name, user] : controller.Users()) auth.Put(user);
     users_loaded.set_value();
   });
   users_loaded.get_future().wait();
+  // Inference services: their balancers listen on the server's host; decisions on the loop.
+  serve::ServiceManagerOptions service_options;
+  service_options.listen_host = options.listen.substr(0, options.listen.rfind(':'));
+  if (service_options.listen_host.empty()) service_options.listen_host = "127.0.0.1";
+  serve::ServiceManager service_manager(controller, loop, persister, service_options);
+  std::promise<void> services_restored;
+  loop.Post([&] {
+    service_manager.Restore(std::move(*services));
+    services_restored.set_value();
+  });
+  services_restored.get_future().wait();
   ApiHandler handler(controller, loop, auth, &metrics, &history);
+  handler.SetServices(&service_manager);
+  auto long_polls = std::make_shared<LongPolls>();
   auto server = net::StartHttpServer(
       options.listen,
-      [&handler](net::HttpRequest request, net::Responder respond) {
+      long_polls->Wrap([&handler](net::HttpRequest request, net::Responder respond) {
         handler.Handle(std::move(request), std::move(respond));
-      },
-      options.http_threads);
+      }),
+      options.http_threads, options.tls);
   if (!server) {
     loop.Stop();
     return tl::unexpected(server.error());
   }
-  const std::string url = "http://" + (*server)->address();
+  const std::string url = (*server)->scheme() + "://" + (*server)->address();
   if (auto w = WriteFileAtomically(options.state_dir + "/address", url + "\n", 0644); !w) {
     (*server)->Stop();
     loop.Stop();
@@ -138,17 +226,26 @@ Result<> RunServer(const ServerOptions& options) {
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  Log(LogLevel::kInfo, "signal {}: stopping", signal_number);
-  (*server)->Stop();
+  // Graceful stop: no new connections; long polls answered now; every other request already
+  // received is answered (a submission only once durable) within the grace; then the rest of
+  // the state is flushed below.
+  Log(LogLevel::kInfo, "signal {}: stopping (finishing requests in flight for up to {} ms)", signal_number,
+      std::chrono::duration_cast<std::chrono::milliseconds>(options.shutdown_grace).count());
+  long_polls->CutAll();
+  if (const int unanswered = (*server)->Shutdown(options.shutdown_grace); unanswered > 0) {
+    Log(LogLevel::kWarn, "{} request(s) still unanswered after the shutdown grace: connections closed", unanswered);
+  }
   std::promise<void> history_stopped;
   loop.Post([&] {
+    service_manager.Stop();
     history.Stop(loop);
     history_stopped.set_value();
   });
   history_stopped.get_future().wait();
   loop.Stop();
-  committer.Flush();
+  committer.Flush();  // everything submitted to the store, acknowledged or not, is durable
   std::filesystem::remove(options.state_dir + "/address", ec);
+  Log(LogLevel::kInfo, "weft server stopped");
   return {};
 }
 

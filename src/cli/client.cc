@@ -46,7 +46,9 @@ Result<ClientConfig> LoadClientConfig() {
     return Fail(ErrorCode::kFailedPrecondition,
                 "no Weft server configured: run `weft up` or set WEFT_SERVER and WEFT_TOKEN");
   }
-  if (!StartsWith(config.server, "http://")) config.server = "http://" + config.server;
+  if (!StartsWith(config.server, "http://") && !StartsWith(config.server, "https://")) {
+    config.server = "http://" + config.server;
+  }
   return config;
 }
 
@@ -74,6 +76,10 @@ Result<nlohmann::json> ApiClient::Post(std::string_view target, const nlohmann::
 
 Result<nlohmann::json> ApiClient::Delete(std::string_view target) {
   return Decode(http_.Request("DELETE", target));
+}
+
+Result<nlohmann::json> ApiClient::Put(std::string_view target, const nlohmann::json& body) {
+  return Decode(http_.Request("PUT", target, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
 }
 
 Result<std::unique_ptr<ApiClient>> Connect() {

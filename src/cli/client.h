@@ -30,6 +30,7 @@ class ApiClient {
   Result<nlohmann::json> Get(std::string_view target, Duration timeout = std::chrono::seconds(30));
   Result<nlohmann::json> Post(std::string_view target, const nlohmann::json& body);
   Result<nlohmann::json> Delete(std::string_view target);
+  Result<nlohmann::json> Put(std::string_view target, const nlohmann::json& body);
   // Raw access for logs (text bodies with offset headers).
   Result<net::HttpResponse> GetRaw(std::string_view target);
 

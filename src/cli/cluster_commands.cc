@@ -163,7 +163,7 @@ int UpCommand(const UpOptions& options) {
   json agent_pids = json::array();
   for (int i = 1; i <= options.agents; ++i) {
     const std::string name = fmt::format("node{}", i);
-    auto pid = Spawn({exe, "agent", "--server", url, "--token-file", state_dir + "/token", "--name", name, "--cpus",
+    auto pid = Spawn({exe, "agent", "--server", url, "--join-token-file", state_dir + "/join_token", "--name", name, "--cpus",
                       std::to_string(cpus), "--memory", memory, "--gpus", std::to_string(options.gpus_per_agent),
                       "--work-dir", state_dir + "/agents/" + name, "--isolation", options.isolation},
                      state_dir + "/agent-" + name + ".log");

@@ -19,6 +19,8 @@ int RunCommand(const std::vector<std::string>& argv);
 // Slurm simulator: `weft simulate --trace FILE --nodes N --gpus-per-node G [...]`, in-process
 // (no server); prints a scheduling-quality report (src/sim/README.md).
 int SimulateCommand(const std::vector<std::string>& argv);
+// sky serve: `weft serve up FILE [--wait]`, `ls`, `status NAME`, `update NAME FILE`, `down NAME`.
+int ServeCommand(const std::vector<std::string>& argv);
 // Blocks until every job ends; 0 only if all COMPLETED.
 int WaitCommand(const std::vector<long long>& ids, double timeout_seconds);
 int CancelCommand(const std::vector<long long>& ids);

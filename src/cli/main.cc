@@ -15,6 +15,7 @@ int Main(int argc, char** argv) {
     if (command == "submit") return SubmitCommand(rest);
     if (command == "run") return RunCommand(rest);
     if (command == "simulate") return SimulateCommand(rest);
+    if (command == "serve") return ServeCommand(rest);
   }
   CLI::App app{"weft: one workload manager for training and serving"};
   app.require_subcommand(1);
@@ -92,6 +93,7 @@ int Main(int argc, char** argv) {
   app.add_subcommand("submit", "queue a batch script or job.yaml (sbatch)");
   app.add_subcommand("run", "run a command as a job and stream its output (srun)");
   app.add_subcommand("simulate", "replay a workload trace through the scheduler, in-process");
+  app.add_subcommand("serve", "inference services: up, ls, status, update, down");
   app.add_subcommand("server", "run the controller");
   app.add_subcommand("agent", "run a node agent");
 

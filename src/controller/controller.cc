@@ -988,6 +988,15 @@ bool Controller::ApplyExit(JobEntry& entry, int rank, const model::TaskReport& r
   task.exit = report.exit.value_or(model::TaskExit{});
   if (report.usage) task.usage = report.usage;
   const model::TaskExit& exit = *task.exit;
+  if (job.state == JobState::kRunning && exit.node_failed && !job.node_failed_at) {
+    // The rank's agent fenced itself (it could not reach the controller for --fence-after):
+    // a node failure seen from the node's side, handled as if the node had been declared
+    // DOWN. The job's other ranks leave their agents' assignments and are killed.
+    job.node_failed_at = loop_.clock().Now();
+    job.node_failure = fmt::format("node {} lost the controller and stopped its tasks",
+                                   job.allocation.ranks[static_cast<std::size_t>(rank)].node);
+    Log(LogLevel::kWarn, "job {}: {}", job.id, job.node_failure);
+  }
   if (job.state == JobState::kRunning && job.node_failed_at) {
     // A node of the job failed: however its other ranks end (killed, mostly), the outcome is
     // the node failure's, once every rank has exited.
@@ -1181,7 +1190,10 @@ Result<> Controller::ApplyQueue(model::JobSpec& spec) const {
     return Fail(ErrorCode::kInvalidArgument,
                 fmt::format("queue: unknown queue '{}' (known: {})", name, fmt::join(known, ", ")));
   }
-  if (queue && !spec.time_limit && queue->default_time) spec.time_limit = queue->default_time;
+  // Service replicas (spec.service) run until their service stops them: no default limit.
+  if (queue && !spec.time_limit && queue->default_time && spec.service.empty()) {
+    spec.time_limit = queue->default_time;
+  }
   return {};
 }
 

@@ -60,6 +60,31 @@ class ControllerTest : public ::testing::Test {
     return t;
   }
 
+  // A 2-node gang (--requeue, 3 retries) running on n1 and n2, both ranks reported running.
+  struct RunningGang {
+    model::JobId id = 0;
+    model::TaskAssignment on1, on2;
+  };
+  RunningGang RunRequeueableGang() {
+    Report("n1");
+    Report("n2");
+    model::JobSpec spec = Spec(2);
+    spec.requeue = true;
+    spec.max_retries = 3;
+    RunningGang gang;
+    gang.id = Submit(spec)->id;
+    Drain();
+    gang.on1 = Assignments("n1").tasks.at(0);
+    gang.on2 = Assignments("n2").tasks.at(0);
+    for (const auto& [node, a] : {std::pair{"n1", gang.on1}, std::pair{"n2", gang.on2}}) {
+      model::TaskReport running;
+      running.key = a.key;
+      running.phase = model::TaskPhase::kRunning;
+      Report(node, {running});
+    }
+    return gang;
+  }
+
   SimulatedEventLoop loop_;
   store::InMemoryKvStore store_;
   DirectPersister persister_;
@@ -300,24 +325,16 @@ model::TaskReport Running(const model::TaskAssignment& a) {
 // requeued (--requeue) as a new attempt; the node that returns is fenced until its stale rank
 // is gone, so the job never runs twice at once.
 TEST_F(ControllerTest, NodeFailureTearsDownTheGangRequeuesItAndFencesTheNodeOnReturn) {
-  Report("n1");
-  Report("n2");
-  model::JobSpec spec = Spec(2);
-  spec.requeue = true;
-  spec.max_retries = 3;
-  const auto job = Submit(spec);
-  Drain();
-  const model::TaskAssignment on1 = Assignments("n1").tasks.at(0);
-  const model::TaskAssignment on2 = Assignments("n2").tasks.at(0);
-  Report("n1", {Running(on1)});
-  Report("n2", {Running(on2)});
+  const RunningGang gang = RunRequeueableGang();
+  const model::JobId id = gang.id;
+  const model::TaskAssignment &on1 = gang.on1, &on2 = gang.on2;
 
   // n1 keeps reporting; n2 goes silent.
   for (int i = 0; i < 8; ++i) {
     loop_.RunUntil(loop_.clock().Now() + 5s);
     Report("n1", {Running(on1)});
   }
-  const model::Job* failing = controller_->FindJob(job->id);
+  const model::Job* failing = controller_->FindJob(id);
   ASSERT_TRUE(failing->node_failed_at.has_value());
   EXPECT_NE(failing->node_failure.find("n2"), std::string::npos);
   EXPECT_EQ(controller_->ListNodes()[1].state, model::NodeState::kDown);
@@ -327,7 +344,7 @@ TEST_F(ControllerTest, NodeFailureTearsDownTheGangRequeuesItAndFencesTheNodeOnRe
   model::TaskReport killed = Exit(on1, 137, 9);
   killed.exit->killed_by_agent = true;
   Report("n1", {killed});
-  const model::Job* requeued = controller_->FindJob(job->id);
+  const model::Job* requeued = controller_->FindJob(id);
   EXPECT_EQ(requeued->restart_count, 1);
   ASSERT_EQ(requeued->attempts.size(), 1u);
   EXPECT_EQ(requeued->attempts[0].state, JobState::kNodeFail);
@@ -337,14 +354,37 @@ TEST_F(ControllerTest, NodeFailureTearsDownTheGangRequeuesItAndFencesTheNodeOnRe
   // n2 returns still running its old rank: fenced, nothing new lands there...
   Report("n2", {Running(on2)});
   Drain();
-  EXPECT_EQ(controller_->FindJob(job->id)->state, JobState::kPending);
+  EXPECT_EQ(controller_->FindJob(id)->state, JobState::kPending);
   EXPECT_TRUE(Assignments("n2").tasks.empty());  // ...and its agent kills the stale rank
   // ...until it reports it gone: then the job runs again, as attempt 1.
   Report("n2", {});
   Drain();
-  const model::Job* rerun = controller_->FindJob(job->id);
+  const model::Job* rerun = controller_->FindJob(id);
   EXPECT_EQ(rerun->state, JobState::kRunning);
   EXPECT_EQ(Assignments("n2").tasks.at(0).key.attempt, 1);
+}
+
+// An agent that fenced itself (it lost the controller for --fence-after) reports its rank
+// node_failed: the job is handled as a node failure at once, its other ranks torn down and the
+// gang requeued, even though the controller never saw the node go silent for its timeout.
+TEST_F(ControllerTest, ARankFencedByItsAgentIsANodeFailure) {
+  const RunningGang gang = RunRequeueableGang();
+  const model::JobId id = gang.id;
+  const model::TaskAssignment &on1 = gang.on1, &on2 = gang.on2;
+  model::TaskReport fenced = Exit(on2, 137, 9);
+  fenced.exit->node_failed = true;
+  Report("n2", {fenced});
+  const model::Job* failing = controller_->FindJob(id);
+  ASSERT_TRUE(failing->node_failed_at.has_value());
+  EXPECT_NE(failing->node_failure.find("n2 lost the controller"), std::string::npos) << failing->node_failure;
+  EXPECT_TRUE(Assignments("n1").tasks.empty());  // the rank on n1 is being killed
+  model::TaskReport killed = Exit(on1, 137, 9);
+  killed.exit->killed_by_agent = true;
+  Report("n1", {killed});
+  const model::Job* requeued = controller_->FindJob(id);
+  EXPECT_EQ(requeued->restart_count, 1);
+  ASSERT_EQ(requeued->attempts.size(), 1u);
+  EXPECT_EQ(requeued->attempts[0].state, JobState::kNodeFail);
 }
 
 // Without --requeue a node failure ends the job NODE_FAIL, naming the node.

@@ -94,6 +94,12 @@ model::TaskAssignment BuildAssignment(const model::Job& job, int rank,
   env["MASTER_PORT"] = std::to_string(job.master_port);
   env["NODE_RANK"] = std::to_string(rank);
   env["WORLD_SIZE"] = num_nodes;
+  // Service replicas (src/serve): the port to listen on is the job's own port unless the
+  // service fixed one (then the spec's env already holds it).
+  if (!spec.service.empty()) {
+    env["WEFT_SERVICE"] = spec.service;
+    if (!spec.env.count("WEFT_PORT")) env["WEFT_PORT"] = std::to_string(job.master_port);
+  }
   // Only the allocated slots are visible; an empty list hides every GPU.
   env["CUDA_VISIBLE_DEVICES"] = JoinInts(mine.gpu_ids);
   // Slurm's batch-level variables (sbatch sets these; per-task srun ones are left out).

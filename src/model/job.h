@@ -125,6 +125,10 @@ struct JobSpec {
   // --require-isolation: only nodes that enforce memory, CPU and process limits (and fence
   // GPUs, on nodes with real ones) may run it.
   bool require_isolation = false;
+  // Inference services (src/serve): the service this job is a replica of ("" = a batch job)
+  // and the service generation (`weft serve update` count) it runs.
+  std::string service;
+  int service_generation = 0;
 };
 
 // Resources one rank holds on one node.

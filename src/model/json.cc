@@ -301,6 +301,8 @@ JobSpec SpecFrom(const json& j) {
   }
   GetIf(j, "topology", s.topology);
   GetIf(j, "require_isolation", s.require_isolation);
+  GetIf(j, "service", s.service);
+  GetIf(j, "service_generation", s.service_generation);
   s.signal = GetOptSignal(j, "signal");
   return s;
 }
@@ -349,6 +351,10 @@ void to_json(json& j, const JobSpec& s) {
   // Written only when set, so records of plain jobs stay as they were.
   if (!s.topology.empty()) j["topology"] = s.topology;
   if (s.require_isolation) j["require_isolation"] = true;
+  if (!s.service.empty()) {
+    j["service"] = s.service;
+    j["service_generation"] = s.service_generation;
+  }
   if (s.signal) j["signal"] = SignalJson(*s.signal);
   if (!s.array.empty()) {
     json ranges = json::array();
@@ -549,6 +555,10 @@ class JobWriter {
     if (s.require_isolation) Key("require_isolation"), Bool(true);
     Key("resources"), Raw("{"), Res(s.per_node);
     Key("script"), Str(s.script);
+    if (!s.service.empty()) {
+      Key("service"), Str(s.service);
+      Key("service_generation"), Int(s.service_generation);
+    }
     if (s.signal) {
       Key("signal"), Raw("{");
       Key("batch_only", true), Bool(s.signal->batch_only);

@@ -257,6 +257,8 @@ TEST(JsonTest, EncodeJobIsExactlyTheTreeDump) {
   job.tasks[0].error_path = "/e";
   job.tasks[1].phase = TaskPhase::kRunning;
   job.spec.require_isolation = true;
+  job.spec.service = "llm-chat";
+  job.spec.service_generation = 3;
   job.tasks[0].usage = TaskUsage{1500000, 64 << 20, 0, 128 << 20, 87};
   AttemptRecord attempt;
   attempt.attempt = 0;
@@ -279,7 +281,10 @@ TEST(JsonTest, EncodeJobIsExactlyTheTreeDump) {
   EXPECT_EQ(back->tasks[0].usage, job.tasks[0].usage);
   EXPECT_FALSE(back->tasks[1].usage.has_value());
   EXPECT_TRUE(back->spec.require_isolation);
+  EXPECT_EQ(back->spec.service, "llm-chat");
+  EXPECT_EQ(back->spec.service_generation, 3);
   job.spec.require_isolation = false;
+  job.spec.service.clear();
   job.tasks[0].usage.reset();
   job.attempts.clear();
 

@@ -1,12 +1,18 @@
-// HttpServer and HttpClient on Boost.Beast. This is the only translation unit that includes
-// Beast (it is slow to compile): server, client and the URL helpers all live here.
+// HttpServer and HttpClient on Boost.Beast, over plain TCP or TLS (OpenSSL through Asio's ssl
+// streams). This is the only translation unit that includes Beast (it is slow to compile):
+// server, client and the URL helpers all live here.
 #include "net/http.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <cctype>
+#include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <exception>
 #include <mutex>
 #include <optional>
@@ -17,11 +23,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <fmt/format.h>
 
 #include "common/check.h"
@@ -33,7 +41,9 @@ namespace weft::net {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
+namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 namespace {
 
@@ -51,6 +61,19 @@ constexpr std::uint64_t kMaxResponseBodyBytes = 512ull << 20;
 constexpr auto kServerIdleTimeout = std::chrono::minutes(5);
 // Writing one response to a client that does not read.
 constexpr auto kServerWriteTimeout = std::chrono::minutes(1);
+// A TLS client that connects but does not finish its handshake is dropped after this.
+constexpr auto kServerHandshakeTimeout = std::chrono::seconds(30);
+
+// The reason in an OpenSSL-backed error code, without Asio's "(SSL routines)" decoration.
+std::string TlsReason(const beast::error_code& ec) {
+  std::string text = ec.message();
+  for (const std::string_view suffix : {" (SSL routines)", " (system library)"}) {
+    if (text.size() > suffix.size() && std::string_view(text).substr(text.size() - suffix.size()) == suffix) {
+      text.resize(text.size() - suffix.size());
+    }
+  }
+  return text;
+}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -145,7 +168,16 @@ std::string FormatEndpoint(const tcp::endpoint& endpoint) {
 // ---------------------------------------------------------------------------------------------
 // Server
 
-class Session;
+// What the server needs of a connection from outside its strand.
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  // Any thread. Closes the connection on its strand.
+  virtual void PostClose() = 0;
+  // Any thread. Graceful stop: closes the connection now unless a request on it is in flight
+  // (handed to the handler and not yet written); that one is closed once written.
+  virtual void PostShutdown() = 0;
+};
 
 // Everything the I/O threads and outstanding Responders share. Owned by the server and by
 // every Responder (so a late Responder never touches a destroyed io_context); Sessions hold a
@@ -156,8 +188,14 @@ struct ServerState {
 
   Handler handler;
   std::atomic<bool> stopped{false};
+  // Graceful stop under way: no new connections or requests; connections close once answered.
+  std::atomic<bool> shutting_down{false};
   std::mutex mu;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;  // Guarded by mu.
+  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;  // Guarded by mu.
+  int in_flight = 0;  // requests handed to the handler and not yet written; guarded by mu
+  std::condition_variable in_flight_done;  // notified when in_flight drops to 0
+  // The TLS context (certificate and key) every session's stream uses; null: plain HTTP.
+  std::unique_ptr<ssl::context> tls;
   // Declared after the members above: destroyed first, destroying queued handlers (and the
   // Sessions they own, which unregister from `sessions`).
   asio::io_context ioc;
@@ -165,35 +203,60 @@ struct ServerState {
   asio::steady_timer accept_backoff{acceptor.get_executor()};
 };
 
-// One accepted connection. All members are touched only on the connection's strand. Reads one
-// request, hands it to the handler, waits for the Responder, writes, and only then reads again.
-class Session : public std::enable_shared_from_this<Session> {
+// One accepted connection over `Stream` (beast::tcp_stream, or TlsStream whose handshake
+// comes first). All members are touched only on the connection's strand. Reads one request,
+// hands it to the handler, waits for the Responder, writes, and only then reads again.
+template <class Stream>
+class Session final : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  using std::enable_shared_from_this<Session<Stream>>::shared_from_this;
+  using std::enable_shared_from_this<Session<Stream>>::weak_from_this;
+
  public:
-  Session(const std::shared_ptr<ServerState>& state, tcp::socket socket)
-      : state_owner_(state), state_(state.get()), stream_(std::move(socket)) {
+  // `stream_args`: the accepted socket, and for TLS the server's ssl::context.
+  template <class... StreamArgs>
+  Session(const std::shared_ptr<ServerState>& state, StreamArgs&&... stream_args)
+      : state_owner_(state), state_(state.get()), stream_(std::forward<StreamArgs>(stream_args)...) {
     beast::error_code ec;
-    const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
-    if (!ec) remote_address_ = peer.address().to_string();
+    const tcp::endpoint peer = Tcp().socket().remote_endpoint(ec);
+    if (!ec) {
+      remote_address_ = peer.address().to_string();
+      remote_port_ = peer.port();
+    }
   }
 
-  ~Session() {
+  ~Session() override {
     std::lock_guard lock(state_->mu);
     state_->sessions.erase(this);
+    SetInFlightLocked(false);
   }
 
-  // Registers with the server (unless it is stopping) and starts reading.
+  // Registers with the server (unless it is stopping) and starts reading (after the TLS
+  // handshake, for TLS).
   void Start() {
     {
       std::lock_guard lock(state_->mu);
-      if (state_->stopped.load()) return;  // Dropping the last reference closes the socket.
+      // Dropping the last reference closes the socket.
+      if (state_->stopped.load() || state_->shutting_down.load()) return;
       state_->sessions.emplace(this, weak_from_this());
     }
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->DoRead(); });
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if constexpr (kTls) {
+        self->DoHandshake();
+      } else {
+        self->DoRead();
+      }
+    });
   }
 
-  // Any thread. Closes the connection on its strand.
-  void PostClose() {
+  void PostClose() override {
     asio::post(stream_.get_executor(), [self = shared_from_this()] { self->Close(); });
+  }
+
+  void PostShutdown() override {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->in_flight_) self->Close();
+    });
   }
 
   // Any thread. Writes `response` as the answer to request number `seq` on the strand.
@@ -205,10 +268,42 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+
+  // Counts this connection's request in or out of ServerState::in_flight (what a graceful
+  // stop waits for). Strand, or the destructor, with state_->mu held.
+  void SetInFlightLocked(bool in_flight) {
+    if (in_flight_ == in_flight) return;
+    in_flight_ = in_flight;
+    state_->in_flight += in_flight ? 1 : -1;
+    if (state_->in_flight == 0) state_->in_flight_done.notify_all();
+  }
+  void SetInFlight(bool in_flight) {
+    std::lock_guard lock(state_->mu);
+    SetInFlightLocked(in_flight);
+  }
+
+  void DoHandshake() {
+    Tcp().expires_after(kServerHandshakeTimeout);
+    stream_.async_handshake(ssl::stream_base::server, [self = shared_from_this()](beast::error_code ec) {
+      if (ec) {
+        // A plain-HTTP client, a client that rejects our certificate, a port scanner.
+        Log(LogLevel::kDebug, "http: TLS handshake with {} failed: {}", self->remote_address_, TlsReason(ec));
+        self->Close();
+        return;
+      }
+      self->DoRead();
+    });
+  }
+
   void DoRead() {
+    if (state_->shutting_down.load()) {
+      Close();
+      return;
+    }
     parser_.emplace();
     parser_->body_limit(kMaxRequestBodyBytes);
-    stream_.expires_after(kServerIdleTimeout);
+    Tcp().expires_after(kServerIdleTimeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::OnReadHeader, shared_from_this()));
   }
@@ -245,14 +340,15 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     if (ec) {
-      if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted) {
+      if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
+          ec != ssl::error::stream_truncated) {
         Log(LogLevel::kDebug, "http: read from {} failed: {}", remote_address_, ec.message());
       }
       Close();
       return;
     }
     // A long poll may take longer than any timeout: the timer must not run while we wait.
-    stream_.expires_never();
+    Tcp().expires_never();
 
     http::request<http::string_body>& msg = parser_->get();
     HttpRequest request;
@@ -274,12 +370,14 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     request.body = std::move(msg.body());
     request.remote_address = remote_address_;
+    request.remote_port = remote_port_;
     keep_alive_ = msg.keep_alive();
     version_ = msg.version();
     parser_.reset();
 
     const std::uint64_t seq = ++seq_;
     awaiting_response_ = true;
+    SetInFlight(true);
     try {
       state_->handler(std::move(request), MakeResponder(seq));
     } catch (const std::exception& e) {
@@ -303,6 +401,7 @@ class Session : public std::enable_shared_from_this<Session> {
     draining_ = true;
     const std::uint64_t seq = ++seq_;
     awaiting_response_ = true;
+    SetInFlight(true);
     HttpResponse response;
     response.status = 413;
     response.body = fmt::format(
@@ -314,7 +413,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Reads and discards the rest of a rejected request (see kMaxDrainBytes), then closes.
   void Drain() {
-    stream_.expires_after(kDrainTimeout);
+    Tcp().expires_after(kDrainTimeout);
     stream_.async_read_some(
         asio::buffer(drain_buffer_),
         [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
@@ -345,7 +444,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void Respond(std::uint64_t seq, HttpResponse response) {
     if (!awaiting_response_ || seq != seq_) return;  // Second call of a Responder.
     awaiting_response_ = false;
-    if (!stream_.socket().is_open()) return;  // Closed by Stop() meanwhile.
+    if (!Tcp().socket().is_open()) {  // Closed by Stop() meanwhile.
+      SetInFlight(false);
+      return;
+    }
 
     response_ = http::response<http::string_body>();
     response_.version(version_);
@@ -355,13 +457,13 @@ class Session : public std::enable_shared_from_this<Session> {
       response_.set(http::field::content_type, response.content_type);
     }
     for (const auto& [name, value] : response.headers) response_.insert(name, value);
-    // The handler may ask to close with "Connection: close".
-    keep_alive_ = keep_alive_ && response_.keep_alive();
+    // The handler may ask to close with "Connection: close"; a stopping server closes too.
+    keep_alive_ = keep_alive_ && response_.keep_alive() && !state_->shutting_down.load();
     response_.keep_alive(keep_alive_);
     response_.body() = std::move(response.body);
     response_.prepare_payload();
 
-    stream_.expires_after(kServerWriteTimeout);
+    Tcp().expires_after(kServerWriteTimeout);
     http::async_write(stream_, response_,
                       beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
   }
@@ -369,38 +471,43 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnWrite(beast::error_code ec, std::size_t /*bytes*/) {
     response_.body().clear();
     response_.body().shrink_to_fit();
+    SetInFlight(false);
     if (ec) {
       Log(LogLevel::kDebug, "http: write to {} failed: {}", remote_address_, ec.message());
       Close();
       return;
     }
-    if (draining_ && !state_->stopped.load()) {
+    if (draining_ && !state_->stopped.load() && !state_->shutting_down.load()) {
       beast::error_code ignored;
-      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);  // the 413 is complete
+      Tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);  // the 413 is complete
       Drain();
       return;
     }
-    if (!keep_alive_ || state_->stopped.load()) {
+    if (!keep_alive_ || state_->stopped.load() || state_->shutting_down.load()) {
       Close();
       return;
     }
     DoRead();
   }
 
+  // Closes the TCP connection (for TLS without close_notify: every request on it was answered
+  // or is abandoned, and HTTP framing tells the client where each response ends).
   void Close() {
+    SetInFlight(false);
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    Tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+    Tcp().close();
   }
 
  private:
   const std::weak_ptr<ServerState> state_owner_;  // For Responders; see MakeResponder().
   ServerState* const state_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
   std::string remote_address_;
+  int remote_port_ = 0;
   std::uint64_t seq_ = 0;
   bool awaiting_response_ = false;
   bool draining_ = false;  // after a 413: discarding the rest of the request
@@ -408,6 +515,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::array<char, 64 * 1024> drain_buffer_{};
   bool keep_alive_ = false;
   unsigned version_ = 11;
+  bool in_flight_ = false;  // counted in state_->in_flight; see SetInFlightLocked
 };
 
 class BeastHttpServer final : public HttpServer {
@@ -417,6 +525,41 @@ class BeastHttpServer final : public HttpServer {
   ~BeastHttpServer() override { Stop(); }
 
   std::string address() const override { return address_; }
+  std::string scheme() const override { return state_->tls ? "https" : "http"; }
+
+  int Shutdown(Duration grace) override {
+    WEFT_CHECK(!state_->ioc.get_executor().running_in_this_thread());
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    std::vector<std::shared_ptr<SessionBase>> sessions;
+    {
+      std::lock_guard lock(state_->mu);
+      if (state_->stopped.load() || state_->shutting_down.exchange(true)) return 0;
+      for (auto& [ptr, weak] : state_->sessions) {
+        if (auto session = weak.lock()) sessions.push_back(std::move(session));
+      }
+    }
+    // Once the acceptor and the idle connections are closed, a request waiting for its
+    // Responder is no I/O work: keep the threads running to write its answer.
+    {
+      std::lock_guard stop_lock(stop_mu_);
+      shutdown_work_.emplace(state_->ioc.get_executor());
+    }
+    asio::post(state_->acceptor.get_executor(), [state = state_.get()] {
+      beast::error_code ec;
+      state->acceptor.close(ec);
+      state->accept_backoff.cancel();
+    });
+    for (auto& session : sessions) session->PostShutdown();
+    sessions.clear();
+    int unanswered = 0;
+    {
+      std::unique_lock lock(state_->mu);
+      state_->in_flight_done.wait_until(lock, deadline, [&] { return state_->in_flight == 0; });
+      unanswered = state_->in_flight;
+    }
+    Stop();
+    return unanswered;
+  }
 
   void StartThreads(int threads) {
     DoAccept(state_);
@@ -431,7 +574,7 @@ class BeastHttpServer final : public HttpServer {
     if (stopped_) return;
     stopped_ = true;
     WEFT_CHECK(!state_->ioc.get_executor().running_in_this_thread());
-    std::vector<std::shared_ptr<Session>> sessions;
+    std::vector<std::shared_ptr<SessionBase>> sessions;
     {
       std::lock_guard lock(state_->mu);
       state_->stopped.store(true, std::memory_order_release);
@@ -446,6 +589,7 @@ class BeastHttpServer final : public HttpServer {
     });
     for (auto& session : sessions) session->PostClose();
     sessions.clear();
+    shutdown_work_.reset();
     // With the acceptor and every socket closed the io_context runs out of work.
     for (std::thread& thread : threads_) thread.join();
     threads_.clear();
@@ -473,7 +617,11 @@ class BeastHttpServer final : public HttpServer {
           }
           beast::error_code option_ec;
           socket.set_option(tcp::no_delay(true), option_ec);
-          std::make_shared<Session>(alive, std::move(socket))->Start();
+          if (state->tls) {
+            std::make_shared<Session<TlsStream>>(alive, std::move(socket), *state->tls)->Start();
+          } else {
+            std::make_shared<Session<beast::tcp_stream>>(alive, std::move(socket))->Start();
+          }
           DoAccept(alive);
         });
   }
@@ -482,8 +630,37 @@ class BeastHttpServer final : public HttpServer {
   const std::string address_;
   std::mutex stop_mu_;
   bool stopped_ = false;  // Guarded by stop_mu_.
+  // Held from Shutdown() until Stop(); guarded by stop_mu_.
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> shutdown_work_;
   std::vector<std::thread> threads_;
 };
+
+// The server's TLS context: TLS 1.2 or later with `tls`'s certificate chain and key, which
+// must match.
+Result<std::unique_ptr<ssl::context>> MakeServerTlsContext(const ServerTlsOptions& tls) {
+  if (tls.cert_file.empty() || tls.key_file.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "TLS needs both a certificate file and a key file");
+  }
+  auto context = std::make_unique<ssl::context>(ssl::context::tls_server);
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+  beast::error_code ec;
+  context->use_certificate_chain_file(tls.cert_file, ec);
+  if (ec) {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("cannot load the TLS certificate '{}': {}", tls.cert_file, TlsReason(ec)));
+  }
+  context->use_private_key_file(tls.key_file, ssl::context::pem, ec);
+  if (ec) {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("cannot load the TLS key '{}': {}", tls.key_file, TlsReason(ec)));
+  }
+  if (SSL_CTX_check_private_key(context->native_handle()) != 1) {
+    return Fail(ErrorCode::kInvalidArgument, fmt::format("the TLS key '{}' does not match the certificate '{}'",
+                                                         tls.key_file, tls.cert_file));
+  }
+  return context;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Client helpers
@@ -523,7 +700,8 @@ std::string UrlEncode(std::string_view value) {
 }
 
 Result<std::unique_ptr<HttpServer>> StartHttpServer(const std::string& listen_address,
-                                                    Handler handler, int threads) {
+                                                    Handler handler, int threads,
+                                                    const ServerTlsOptions& tls) {
   WEFT_CHECK(threads >= 1);
   const std::optional<HostPort> host_port = ParseHostPort(listen_address);
   if (!host_port) {
@@ -531,6 +709,11 @@ Result<std::unique_ptr<HttpServer>> StartHttpServer(const std::string& listen_ad
                 "bad listen address '" + listen_address + "': want host:port or [v6]:port");
   }
   auto state = std::make_shared<ServerState>(std::move(handler), threads);
+  if (tls.enabled()) {
+    auto context = MakeServerTlsContext(tls);
+    if (!context) return tl::unexpected(context.error());
+    state->tls = std::move(*context);
+  }
   const auto fail = [&](const beast::error_code& ec) {
     return Fail(ErrorCode::kUnavailable,
                 "cannot listen on " + listen_address + ": " + ec.message());
@@ -562,52 +745,132 @@ Result<std::unique_ptr<HttpServer>> StartHttpServer(const std::string& listen_ad
 // Client
 
 // The client's socket and its private io_context, run on the calling thread for each
-// operation. `url_error` is set when the base URL did not parse.
+// operation; for https a TLS stream over it, made afresh for every connection. `setup_error`
+// is set when the base URL did not parse or the CA file did not load.
 class HttpClient::Connection {
  public:
   asio::io_context ioc{1};
-  beast::tcp_stream stream{ioc};
+  std::unique_ptr<ssl::context> tls;       // https only: verifies the server
+  std::optional<beast::tcp_stream> plain;  // http
+  std::optional<TlsStream> secure;         // https
   beast::flat_buffer buffer;
   std::optional<tcp::resolver::results_type> endpoints;
   bool connected = false;
-  std::string url_error;
+  std::string setup_error;
 
+  beast::tcp_stream& Tcp() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
+  // Calls `f` with the stream HTTP messages go through.
+  template <class F>
+  void WithStream(F&& f) {
+    if (secure) {
+      f(*secure);
+    } else {
+      f(*plain);
+    }
+  }
+  // A fresh, unconnected stream (a TLS stream cannot be reused once closed).
+  void NewStream() {
+    if (tls) {
+      secure.emplace(ioc, *tls);
+    } else {
+      plain.emplace(ioc);
+    }
+  }
   void Reset() {
     beast::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream.close();
+    Tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+    Tcp().close();
+    NewStream();
     buffer.clear();
     connected = false;
   }
 };
 
-HttpClient::HttpClient(std::string base_url, std::string token)
+HttpClient::HttpClient(std::string base_url, std::string token, ClientTlsOptions tls)
     : base_url_(std::move(base_url)),
       token_(std::move(token)),
       connection_(std::make_unique<Connection>()) {
+  Connection& conn = *connection_;
   std::string_view rest = base_url_;
-  if (!StartsWith(rest, "http://")) {
-    connection_->url_error = "bad base URL '" + base_url_ + "': want http://host:port";
+  const std::string want = "bad base URL '" + base_url_ + "': want http://host:port or https://host:port";
+  if (StartsWith(rest, "https://")) {
+    https_ = true;
+    rest.remove_prefix(8);
+  } else if (StartsWith(rest, "http://")) {
+    rest.remove_prefix(7);
+  } else {
+    conn.setup_error = want;
+    conn.NewStream();
     return;
   }
-  rest.remove_prefix(7);
   rest = rest.substr(0, rest.find('/'));
-  const std::optional<HostPort> host_port = ParseHostPort(rest, "80");
+  const std::optional<HostPort> host_port = ParseHostPort(rest, https_ ? "443" : "80");
   if (!host_port || host_port->host.empty()) {
-    connection_->url_error = "bad base URL '" + base_url_ + "': want http://host:port";
+    conn.setup_error = want;
+    conn.NewStream();
     return;
   }
   host_ = host_port->host;
   port_ = host_port->port;
   while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
+  if (https_) {
+    ca_file_ = std::move(tls.ca_file);
+    if (ca_file_.empty()) {
+      if (const char* env = std::getenv("WEFT_CA_FILE"); env && *env) ca_file_ = env;
+    }
+    conn.tls = std::make_unique<ssl::context>(ssl::context::tls_client);
+    conn.tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                          ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    conn.tls->set_verify_mode(ssl::verify_peer);
+    beast::error_code ec;
+    if (ca_file_.empty()) {
+      conn.tls->set_default_verify_paths(ec);
+    } else {
+      conn.tls->load_verify_file(ca_file_, ec);
+    }
+    if (ec) {
+      conn.setup_error = ca_file_.empty()
+                             ? "cannot load the system's CA certificates: " + TlsReason(ec)
+                             : "cannot load the CA file '" + ca_file_ + "': " + TlsReason(ec);
+    }
+  }
+  conn.NewStream();
 }
 
 HttpClient::~HttpClient() = default;
 
+Result<> HttpClient::Handshake(std::chrono::steady_clock::time_point deadline) {
+  Connection& conn = *connection_;
+  SSL* ssl = conn.secure->native_handle();
+  // The certificate must name the host we dialled: an IP address SAN for an address, else a
+  // DNS name (sent as SNI too).
+  beast::error_code ip_ec;
+  asio::ip::make_address(host_, ip_ec);
+  const bool named = ip_ec.failed();
+  const bool host_set = named ? SSL_set_tlsext_host_name(ssl, host_.c_str()) == 1 && SSL_set1_host(ssl, host_.c_str()) == 1
+                              : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host_.c_str()) == 1;
+  if (!host_set) {
+    return Fail(ErrorCode::kInvalidArgument, "cannot verify the server's TLS certificate for " + host_ +
+                                                 ": the host name cannot be checked");
+  }
+  beast::error_code ec;
+  conn.Tcp().expires_at(deadline);
+  conn.secure->async_handshake(ssl::stream_base::client, [&ec](beast::error_code e) { ec = e; });
+  RunUntilIdle(conn.ioc);
+  if (!ec) return {};
+  if (ec == beast::error::timeout) return Fail(ErrorCode::kDeadlineExceeded, "TLS handshake timed out");
+  if (const long verify = SSL_get_verify_result(ssl); verify != X509_V_OK) {
+    // Not transient: retrying will not make the certificate verify.
+    return Fail(ErrorCode::kFailedPrecondition, "cannot verify the server's TLS certificate for " + host_ + ": " +
+                                                    X509_verify_cert_error_string(verify));
+  }
+  return Fail(ErrorCode::kUnavailable, "TLS handshake with " + base_url_ + " failed: " + TlsReason(ec));
+}
+
 Result<HttpResponse> HttpClient::Request(std::string_view method, std::string_view target,
                                          std::string_view body, Duration timeout) {
   Connection& conn = *connection_;
-  if (!conn.url_error.empty()) return Fail(ErrorCode::kInvalidArgument, conn.url_error);
+  if (!conn.setup_error.empty()) return Fail(ErrorCode::kInvalidArgument, conn.setup_error);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const std::string url = base_url_ + std::string(target);
   const auto timed_out = [&] {
@@ -625,7 +888,7 @@ Result<HttpResponse> HttpClient::Request(std::string_view method, std::string_vi
   }
   request.target(beast::string_view(target.data(), target.size()));
   request.version(11);
-  const bool default_port = port_ == "80";
+  const bool default_port = port_ == (https_ ? "443" : "80");
   const bool v6 = host_.find(':') != std::string::npos;
   std::string host_header = v6 ? "[" + host_ + "]" : host_;
   if (!default_port) host_header += ":" + port_;
@@ -651,9 +914,9 @@ Result<HttpResponse> HttpClient::Request(std::string_view method, std::string_vi
         }
         conn.endpoints = std::move(results);
       }
-      conn.stream.expires_at(deadline);
-      conn.stream.async_connect(*conn.endpoints,
-                                [&ec](beast::error_code e, const tcp::endpoint&) { ec = e; });
+      conn.Tcp().expires_at(deadline);
+      conn.Tcp().async_connect(*conn.endpoints,
+                               [&ec](beast::error_code e, const tcp::endpoint&) { ec = e; });
       RunUntilIdle(conn.ioc);
       if (ec) {
         conn.Reset();
@@ -662,7 +925,14 @@ Result<HttpResponse> HttpClient::Request(std::string_view method, std::string_vi
                     "cannot connect to " + base_url_ + ": " + ec.message());
       }
       beast::error_code option_ec;
-      conn.stream.socket().set_option(tcp::no_delay(true), option_ec);
+      conn.Tcp().socket().set_option(tcp::no_delay(true), option_ec);
+      if (conn.secure) {
+        if (auto handshake = Handshake(deadline); !handshake) {
+          conn.Reset();
+          if (handshake.error().code == ErrorCode::kDeadlineExceeded) return timed_out();
+          return tl::unexpected(handshake.error());
+        }
+      }
       conn.connected = true;
     }
 
@@ -673,8 +943,10 @@ Result<HttpResponse> HttpClient::Request(std::string_view method, std::string_vi
     };
 
     beast::error_code ec;
-    conn.stream.expires_at(deadline);
-    http::async_write(conn.stream, request, [&ec](beast::error_code e, std::size_t) { ec = e; });
+    conn.Tcp().expires_at(deadline);
+    conn.WithStream([&](auto& stream) {
+      http::async_write(stream, request, [&ec](beast::error_code e, std::size_t) { ec = e; });
+    });
     RunUntilIdle(conn.ioc);
     if (ec) {
       conn.Reset();
@@ -687,9 +959,10 @@ Result<HttpResponse> HttpClient::Request(std::string_view method, std::string_vi
     http::response_parser<http::string_body> parser;
     parser.body_limit(kMaxResponseBodyBytes);
     if (verb == http::verb::head) parser.skip(true);
-    conn.stream.expires_at(deadline);
-    http::async_read(conn.stream, conn.buffer, parser,
-                     [&ec](beast::error_code e, std::size_t) { ec = e; });
+    conn.Tcp().expires_at(deadline);
+    conn.WithStream([&](auto& stream) {
+      http::async_read(stream, conn.buffer, parser, [&ec](beast::error_code e, std::size_t) { ec = e; });
+    });
     RunUntilIdle(conn.ioc);
     if (ec) {
       const bool got_some = parser.got_some();
@@ -699,7 +972,7 @@ Result<HttpResponse> HttpClient::Request(std::string_view method, std::string_vi
       return Fail(ErrorCode::kUnavailable,
                   std::string(method) + " " + url + " failed: " + ec.message());
     }
-    conn.stream.expires_never();
+    conn.Tcp().expires_never();
 
     http::response<http::string_body> message = parser.release();
     HttpResponse response;

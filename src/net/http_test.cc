@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "common/strings.h"
+#include "testing/test_certificates.h"
 
 namespace weft::net {
 namespace {
@@ -26,6 +29,16 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr auto kWait = 10s;  // Generous bound for anything that should happen promptly.
+
+// Polls `condition` every 10 ms until it holds (true) or kWait passes (false).
+bool PollUntilTrue(const std::function<bool()>& condition) {
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
 
 std::unique_ptr<HttpServer> MustStart(Handler handler, int threads = 1,
                                       const std::string& address = "127.0.0.1:0") {
@@ -531,10 +544,11 @@ TEST(HttpTest, UnbindableAndMalformedAddressesFail) {
   ASSERT_FALSE(malformed.has_value());
   EXPECT_EQ(malformed.error().code, ErrorCode::kInvalidArgument);
 
-  HttpClient bad_url("https://127.0.0.1:1", "");
+  HttpClient bad_url("ftp://127.0.0.1:1", "");
   auto response = bad_url.Get("/x");
   ASSERT_FALSE(response.has_value());
   EXPECT_EQ(response.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(response.error().message, "bad base URL 'ftp://127.0.0.1:1': want http://host:port or https://host:port");
 }
 
 TEST(HttpTest, ListensOnIpv6Loopback) {
@@ -588,6 +602,216 @@ TEST(HttpTest, DISABLED_Throughput) {
     std::printf("server threads=%d: %ld requests in %.2f s = %.0f req/s\n", threads,
                 done.load(), seconds, static_cast<double>(done.load()) / seconds);
   }
+}
+
+// ---- Graceful shutdown ----
+
+TEST(HttpShutdownTest, FinishesRequestsInFlightClosesIdleConnectionsAndRefusesNewOnes) {
+  std::promise<Responder> parked;
+  auto server = MustStart([&](HttpRequest request, Responder respond) {
+    if (request.path == "/slow") {
+      parked.set_value(std::move(respond));
+    } else {
+      respond(Text("fast"));
+    }
+  });
+  ASSERT_TRUE(server);
+  const std::string url = UrlOf(*server);
+  HttpClient idle(url, "");
+  ASSERT_TRUE(idle.Get("/fast").has_value());  // a kept-alive connection, idle from now on
+
+  auto slow = std::async(std::launch::async, [&] { return HttpClient(url, "").Get("/slow", kWait); });
+  auto parked_future = parked.get_future();
+  ASSERT_EQ(parked_future.wait_for(kWait), std::future_status::ready);
+  Responder respond = parked_future.get();
+
+  const auto started = std::chrono::steady_clock::now();
+  auto unanswered = std::async(std::launch::async, [&] { return server->Shutdown(kWait); });
+  // New connections are refused as soon as the shutdown begins.
+  EXPECT_TRUE(PollUntilTrue([&] { return !HttpClient(url, "").Get("/fast", 1s).has_value(); }));
+  EXPECT_EQ(unanswered.wait_for(0s), std::future_status::timeout);  // still waiting for /slow
+  respond(Text("finished"));
+
+  ASSERT_EQ(slow.wait_for(kWait), std::future_status::ready);
+  auto answer = slow.get();
+  ASSERT_TRUE(answer.has_value()) << answer.error().message;
+  EXPECT_EQ(answer->body, "finished");
+  EXPECT_EQ(HeaderOf(*answer, "connection"), "close");
+  ASSERT_EQ(unanswered.wait_for(kWait), std::future_status::ready);
+  EXPECT_EQ(unanswered.get(), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, kWait);
+  EXPECT_FALSE(idle.Get("/fast", 1s).has_value());  // the idle connection was closed
+}
+
+TEST(HttpShutdownTest, GivesUpOnRequestsStillUnansweredAfterTheGrace) {
+  std::mutex mu;
+  std::vector<Responder> never;  // answered by nobody
+  std::promise<void> arrived;
+  auto server = MustStart([&](HttpRequest, Responder respond) {
+    std::lock_guard lock(mu);
+    never.push_back(std::move(respond));
+    arrived.set_value();
+  });
+  ASSERT_TRUE(server);
+  const std::string url = UrlOf(*server);
+  auto stuck = std::async(std::launch::async, [&] { return HttpClient(url, "").Get("/stuck", kWait); });
+  ASSERT_EQ(arrived.get_future().wait_for(kWait), std::future_status::ready);
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(server->Shutdown(300ms), 1);
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_GE(took, 300ms);
+  EXPECT_LT(took, kWait);
+  ASSERT_EQ(stuck.wait_for(kWait), std::future_status::ready);
+  EXPECT_FALSE(stuck.get().has_value());  // its connection was closed unanswered
+}
+
+// ---- TLS ----
+
+class TlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/weft-tls-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    certs_ = testing::MakeTestCertificates(dir_);
+    ASSERT_EQ(certs_.error, "") << "the tests need the openssl command (scripts/setup.sh installs it)";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<HttpServer> StartTls(Handler handler, const std::string& address = "127.0.0.1:0") {
+    auto server = StartHttpServer(address, std::move(handler), 1, ServerTlsOptions{certs_.cert_file, certs_.key_file});
+    EXPECT_TRUE(server.has_value()) << server.error().message;
+    return server.has_value() ? std::move(*server) : nullptr;
+  }
+  static Handler Echo() {
+    return [](HttpRequest request, Responder respond) {
+      respond(Text(request.method + " " + request.target + " " + request.body + " from port " +
+                   std::to_string(request.remote_port)));
+    };
+  }
+
+  std::string dir_;
+  testing::TestCertificates certs_;
+};
+
+TEST_F(TlsTest, KeepAliveAndLongPollsWorkWithTheRightCa) {
+  std::promise<Responder> parked;
+  auto server = StartTls([&](HttpRequest request, Responder respond) {
+    if (request.path == "/poll") {
+      parked.set_value(std::move(respond));
+    } else {
+      respond(Text("port " + std::to_string(request.remote_port) + " " + request.body));
+    }
+  });
+  ASSERT_TRUE(server);
+  EXPECT_EQ(server->scheme(), "https");
+  const std::string url = "https://" + server->address();
+
+  HttpClient client(url, "tok", ClientTlsOptions{certs_.ca_file});
+  std::string first_port;
+  for (int i = 0; i < 20; ++i) {
+    auto response = client.Post("/x", "{\"i\":" + std::to_string(i) + "}");
+    ASSERT_TRUE(response.has_value()) << i << ": " << response.error().message;
+    const std::string port = response->body.substr(0, response->body.find(' ', 5));
+    if (i == 0) first_port = port;
+    EXPECT_EQ(port, first_port) << "request " << i << " came on another connection";
+    EXPECT_NE(response->body.find("{\"i\":" + std::to_string(i) + "}"), std::string::npos);
+  }
+
+  // A long poll over TLS: answered later from another thread, while others are served.
+  auto poll = std::async(std::launch::async, [&] {
+    return HttpClient(url, "", ClientTlsOptions{certs_.ca_file}).Get("/poll?wait_ms=5000", kWait);
+  });
+  auto parked_future = parked.get_future();
+  ASSERT_EQ(parked_future.wait_for(kWait), std::future_status::ready);
+  ASSERT_TRUE(client.Get("/other").has_value());
+  std::thread([respond = parked_future.get()] { respond(Text("polled")); }).join();
+  ASSERT_EQ(poll.wait_for(kWait), std::future_status::ready);
+  auto polled = poll.get();
+  ASSERT_TRUE(polled.has_value()) << polled.error().message;
+  EXPECT_EQ(polled->body, "polled");
+
+  // By DNS name too (the certificate names localhost), and the CA from $WEFT_CA_FILE.
+  ::setenv("WEFT_CA_FILE", certs_.ca_file.c_str(), 1);
+  auto by_name = HttpClient("https://localhost:" + std::to_string(ParsePort(server->address())), "").Get("/n");
+  ::unsetenv("WEFT_CA_FILE");
+  ASSERT_TRUE(by_name.has_value()) << by_name.error().message;
+}
+
+TEST_F(TlsTest, AWrongCaIsOneClearSentence) {
+  auto server = StartTls(Echo());
+  ASSERT_TRUE(server);
+  auto response = HttpClient("https://" + server->address(), "", ClientTlsOptions{certs_.other_ca_file}).Get("/");
+  ASSERT_FALSE(response.has_value());
+  EXPECT_EQ(response.error().message,
+            "cannot verify the server's TLS certificate for 127.0.0.1: unable to get local issuer certificate");
+  // The system's CAs do not know the test CA either.
+  auto system = HttpClient("https://" + server->address(), "").Get("/");
+  ASSERT_FALSE(system.has_value());
+  EXPECT_TRUE(StartsWith(system.error().message, "cannot verify the server's TLS certificate for 127.0.0.1: "))
+      << system.error().message;
+}
+
+TEST_F(TlsTest, TheCertificateMustNameTheHostDialled) {
+  auto server = StartTls(Echo(), "0.0.0.0:0");
+  ASSERT_TRUE(server);
+  const std::string port = std::to_string(ParsePort(server->address()));
+  auto response = HttpClient("https://127.0.0.2:" + port, "", ClientTlsOptions{certs_.ca_file}).Get("/");
+  ASSERT_FALSE(response.has_value());
+  EXPECT_EQ(response.error().message, "cannot verify the server's TLS certificate for 127.0.0.2: IP address mismatch");
+  auto right = HttpClient("https://127.0.0.1:" + port, "", ClientTlsOptions{certs_.ca_file}).Get("/");
+  EXPECT_TRUE(right.has_value()) << right.error().message;
+}
+
+TEST_F(TlsTest, PlainHttpAgainstTheTlsPortFailsAndTheServerCarriesOn) {
+  auto server = StartTls(Echo());
+  ASSERT_TRUE(server);
+  auto plain = HttpClient("http://" + server->address(), "").Get("/", 5s);
+  EXPECT_FALSE(plain.has_value() && plain->status == 200) << "plain HTTP was served over the TLS port";
+  auto tls = HttpClient("https://" + server->address(), "", ClientTlsOptions{certs_.ca_file}).Get("/after");
+  ASSERT_TRUE(tls.has_value()) << tls.error().message;
+  EXPECT_TRUE(StartsWith(tls->body, "GET /after")) << tls->body;
+}
+
+TEST_F(TlsTest, HttpsAgainstAPlainServerFails) {
+  auto server = MustStart([](HttpRequest, Responder respond) { respond(Text("plain")); });
+  ASSERT_TRUE(server);
+  auto response = HttpClient("https://" + server->address(), "", ClientTlsOptions{certs_.ca_file}).Get("/", 5s);
+  ASSERT_FALSE(response.has_value());
+  EXPECT_EQ(response.error().code, ErrorCode::kUnavailable);
+}
+
+TEST_F(TlsTest, UnreadableCertificateKeyOrCaFilesAreNamed) {
+  auto no_cert = StartHttpServer("127.0.0.1:0", Echo(), 1, ServerTlsOptions{dir_ + "/missing.pem", certs_.key_file});
+  ASSERT_FALSE(no_cert.has_value());
+  EXPECT_TRUE(StartsWith(no_cert.error().message, "cannot load the TLS certificate '" + dir_ + "/missing.pem': "))
+      << no_cert.error().message;
+  auto wrong_key = StartHttpServer("127.0.0.1:0", Echo(), 1, ServerTlsOptions{certs_.cert_file, dir_ + "/ca.key"});
+  ASSERT_FALSE(wrong_key.has_value());
+  EXPECT_TRUE(StartsWith(wrong_key.error().message, "cannot load the TLS key '" + dir_ + "/ca.key': "))
+      << wrong_key.error().message;  // OpenSSL: "key values mismatch"
+
+  auto no_ca = HttpClient("https://127.0.0.1:1", "", ClientTlsOptions{dir_ + "/missing-ca.pem"}).Get("/");
+  ASSERT_FALSE(no_ca.has_value());
+  EXPECT_TRUE(StartsWith(no_ca.error().message, "cannot load the CA file '" + dir_ + "/missing-ca.pem': "))
+      << no_ca.error().message;
+}
+
+TEST_F(TlsTest, GracefulShutdownWorksOverTls) {
+  std::promise<Responder> parked;
+  auto server = StartTls([&](HttpRequest, Responder respond) { parked.set_value(std::move(respond)); });
+  ASSERT_TRUE(server);
+  auto slow = std::async(std::launch::async, [&] {
+    return HttpClient("https://" + server->address(), "", ClientTlsOptions{certs_.ca_file}).Get("/slow", kWait);
+  });
+  auto parked_future = parked.get_future();
+  ASSERT_EQ(parked_future.wait_for(kWait), std::future_status::ready);
+  auto unanswered = std::async(std::launch::async, [&] { return server->Shutdown(kWait); });
+  parked_future.get()(Text("done"));
+  ASSERT_EQ(slow.wait_for(kWait), std::future_status::ready);
+  auto answer = slow.get();
+  ASSERT_TRUE(answer.has_value()) << answer.error().message;
+  EXPECT_EQ(answer->body, "done");
+  EXPECT_EQ(unanswered.get(), 0);
 }
 
 }  // namespace

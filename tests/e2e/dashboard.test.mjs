@@ -137,7 +137,7 @@ before(async () => {
   url = fs.readFileSync(address, 'utf8').trim();
   token = fs.readFileSync(path.join(stateDir, 'token'), 'utf8').trim();
   for (const [i, labels] of [[1, 'zone=a,rack=r1'], [2, 'zone=b,rack=r2']]) {
-    start(`agent${i}`, ['agent', '--server', url, '--token-file', path.join(stateDir, 'token'), '--name', `node-${i}`,
+    start(`agent${i}`, ['agent', '--server', url, '--join-token-file', path.join(stateDir, 'join_token'), '--name', `node-${i}`,
       '--cpus', '4', '--memory', '4G', '--gpus', '4', '--labels', labels, '--work-dir', path.join(tmp, `agent${i}`),
       '--address', `127.0.0.${i}`, '--heartbeat', '0.5', '--kill-wait', '2']);
   }

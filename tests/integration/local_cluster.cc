@@ -184,8 +184,9 @@ CommandResult RunProgram(const std::vector<std::string>& argv, const std::map<st
 }
 
 LocalCluster::LocalCluster(int agents, AgentSpec spec, std::string server_config,
-                           std::vector<std::string> agent_args, std::vector<std::string> server_args)
-    : server_args_(std::move(server_args)) {
+                           std::vector<std::string> agent_args, std::vector<std::string> server_args,
+                           ClusterNetwork network)
+    : server_args_(std::move(server_args)), network_(std::move(network)) {
   char tmpl[] = "/tmp/weft-it-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
   state_dir_ = dir_ + "/state";
@@ -224,7 +225,7 @@ void LocalCluster::StartServer() {
   const int log = ::open((dir_ + "/server.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   const int null_fd = ::open("/dev/null", O_RDONLY);
   // A restarted server takes the same port back, so running agents find it again.
-  const std::string listen = url_.empty() ? "127.0.0.1:0" : url_.substr(std::string("http://").size());
+  const std::string listen = url_.empty() ? network_.listen_host + ":0" : url_.substr(url_.find("://") + 3);  // http or https
   std::vector<std::string> argv = {WEFT_BINARY, "server", "--listen", listen, "--state-dir", state_dir_};
   if (!config_path_.empty()) {
     argv.push_back("--config");
@@ -252,14 +253,21 @@ void LocalCluster::StartAgent(int index, const AgentSpec& spec, const std::vecto
   const std::string name = prefix_ + std::to_string(index + 1);
   const int log = ::open((dir_ + "/agent-" + name + ".log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   const int null_fd = ::open("/dev/null", O_RDONLY);
-  std::vector<std::string> argv = {WEFT_BINARY, "agent", "--server", url_, "--token-file", state_dir_ + "/token",
+  std::vector<std::string> argv = {WEFT_BINARY, "agent", "--server", url_, "--join-token-file", state_dir_ + "/join_token",
                                    "--name", name, "--cpus", std::to_string(spec.cpus), "--memory", spec.memory,
                                    "--work-dir", dir_ + "/agents/" + name,
-                                   "--address", "127.0.0." + std::to_string(index + 1), "--kill-wait", "2",
+                                   "--address",
+                                   network_.agent_address ? network_.agent_address(index)
+                                                          : "127.0.0." + std::to_string(index + 1),
+                                   "--kill-wait", "2",
                                    "--heartbeat", "0.5"};
   argv.insert(argv.end(), agent_args.begin(), agent_args.end());
   if (std::find(agent_args.begin(), agent_args.end(), "--gpus") == agent_args.end()) {
     argv.insert(argv.end(), {"--gpus", std::to_string(spec.gpus)});  // unless the args say (auto)
+  }
+  if (network_.agent_prefix) {
+    const std::vector<std::string> prefix = network_.agent_prefix(index);
+    argv.insert(argv.begin(), prefix.begin(), prefix.end());
   }
   const pid_t pid = SpawnProcess(argv, {}, dir_, null_fd, log, log, true);
   if (index < static_cast<int>(agent_pids_.size())) {

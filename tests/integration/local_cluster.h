@@ -37,12 +37,22 @@ bool ProcessAlive(pid_t pid);
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);
 
+// Where the cluster's processes sit on the network. Default: all on 127.0.0.1. A test that
+// runs agents as separate hosts (netns.h) sets the server's listen host and, per agent index,
+// an argv prefix (nsenter into its namespace) and the address the agent advertises.
+struct ClusterNetwork {
+  std::string listen_host = "127.0.0.1";
+  std::function<std::vector<std::string>(int index)> agent_prefix;  // unset: none
+  std::function<std::string(int index)> agent_address;              // unset: 127.0.0.<index+1>
+};
+
 class LocalCluster {
  public:
   // `server_config`: YAML for `weft server --config` ("" = none); `agent_args`: more
   // `weft agent` flags for every agent (--pids-limit, --isolation).
   explicit LocalCluster(int agents, AgentSpec spec = {}, std::string server_config = "",
-                        std::vector<std::string> agent_args = {}, std::vector<std::string> server_args = {});
+                        std::vector<std::string> agent_args = {}, std::vector<std::string> server_args = {},
+                        ClusterNetwork network = {});
   ~LocalCluster();
 
   const std::string& url() const { return url_; }
@@ -78,6 +88,7 @@ class LocalCluster {
   void StartAgent(int index, const AgentSpec& spec, const std::vector<std::string>& agent_args);
   std::string dir_, state_dir_, work_, url_, token_;
   std::vector<std::string> server_args_;
+  ClusterNetwork network_;
   std::vector<std::pair<AgentSpec, std::vector<std::string>>> agent_specs_;  // by index
   std::string prefix_;  // unique node-name prefix, marks this cluster's tasks
   std::string config_path_;  // server --config file, "" = none
