@@ -193,6 +193,10 @@ int ShowCommand(long long id, bool as_json) {
   line("EndTime", TimeText(j["end_time"]));
   line("RunTime", Elapsed(j));
   line("Restarts", std::to_string(j.value("restart_count", 0)));
+  if (!j.value("backend_pool", "").empty()) {
+    line("Pool", j.value("backend_pool", ""));
+    line("SlurmJobId", j.value("backend_id", "").empty() ? "(not yet submitted)" : j.value("backend_id", ""));
+  }
   if (!j.value("preemption_reason", "").empty()) line("Preemption", j.value("preemption_reason", ""));
   if (!j.value("node_failure", "").empty()) line("NodeFailure", j.value("node_failure", ""));
   line("WorkDir", j.value("work_dir", ""));
@@ -273,6 +277,13 @@ int NodesCommand(bool as_json) {
                           "ISOLATION"},
                          rows).c_str(),
              stdout);
+  // A backend pool that cannot be used says why, under the table.
+  for (const json& p : nodes->value("pools", json::array())) {
+    if (!p.value("available", true)) {
+      std::printf("pool %s (%s) unavailable: %s\n", p.value("name", "").c_str(), p.value("backend", "").c_str(),
+                  p.value("reason", "").c_str());
+    }
+  }
   return 0;
 }
 
