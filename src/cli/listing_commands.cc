@@ -240,7 +240,8 @@ int ShowCommand(long long id, bool as_json) {
            fmt::format("state={} exit={}:{} start={} elapsed={} nodes={} cpu={} peak_mem={}", a.value("state", ""),
                        a.value("exit_code", 0), a.value("exit_signal", 0), TimeText(a["start_time"]),
                        FormatElapsed(static_cast<long long>(a.value("elapsed_s", 0.0))), NodeList(a),
-                       CpuText(a.value("cpu_s", 0.0)), model::FormatMemory(a.value("memory_peak_bytes", 0LL))));
+                       CpuText(a.value("cpu_s", 0.0)), model::FormatMemory(a.value("memory_peak_bytes", 0LL))) +
+               (a.value("reason", "").empty() ? "" : " reason=" + a.value("reason", "")));
     }
   }
   std::fputs(out.c_str(), stdout);

@@ -7,6 +7,8 @@
 // once it answers. After a restart a job with an id is re-attached by it; a job with the
 // intent but no id is first looked up by its (job, attempt) (Slurm: its --comment) and only
 // submitted when the backend has no such job.
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -53,13 +55,59 @@ void Controller::PersistJobs(std::vector<JobId> ids) {
   persister_.Persist(std::move(batch), [this, ids] { Publish(ids, {}); });
 }
 
-void Controller::SubmitToBackend(JobId id) {
+std::string Controller::NextBackendPool(const model::JobSpec& spec, const std::string& after) const {
+  auto it = spec.pools.begin();
+  if (!after.empty()) {
+    it = std::find(spec.pools.begin(), spec.pools.end(), after);
+    if (it != spec.pools.end()) ++it;
+  }
+  for (; it != spec.pools.end(); ++it) {
+    if (backend_pools_.contains(*it)) return *it;
+  }
+  return "";
+}
+
+void Controller::FailOver(JobId id, const std::string& why) {
+  Job& job = jobs_.at(id).job;
+  const std::string failed = job.backend_pool;
+  const TimePoint now = loop_.clock().Now();
+  model::AttemptRecord attempt;
+  attempt.attempt = job.restart_count;
+  attempt.state = JobState::kFailed;
+  attempt.reason = fmt::format("pool {}: {}", failed, why);
+  attempt.start_time = job.start_time.value_or(now);
+  attempt.end_time = now;
+  job.attempts.push_back(attempt);
+  job.backend_pool.clear();
+  job.backend_id.clear();
+  job.tasks.clear();
+  job.start_time.reset();
+  auto at = std::find(job.spec.pools.begin(), job.spec.pools.end(), failed);
+  const std::string next = at == job.spec.pools.end() || std::next(at) == job.spec.pools.end() ? "" : *std::next(at);
+  if (next.empty()) {
+    Finish(job, JobState::kFailed, attempt.reason);
+    PersistJobs({id});
+    return;
+  }
+  Log(LogLevel::kInfo, "job {}: {}; failing over to pool {}", id, attempt.reason, next);
+  if (backend_pools_.contains(next)) {
+    SubmitToBackend(id, next);
+    return;
+  }
+  // An agents pool: the scheduler places it there (its pools list still names the others,
+  // which have no agents' nodes).
+  job.reason = fmt::format("Failed over from pool {}", failed);
+  pending_.emplace(id, ToPending(job));
+  MarkSubmitted(id);
+  PersistJobs({id});
+}
+
+void Controller::SubmitToBackend(JobId id, const std::string& pool) {
   Job& job = jobs_.at(id).job;
   if (model::IsFinal(job.state)) return;  // cancelled before its submission was durable
-  backend::Backend* backend = BackendFor(job.spec);
-  if (!backend) return;
+  if (!backend_pools_.contains(pool)) return;
   StartBackendTimer();
-  job.backend_pool = backend->pool();
+  job.backend_pool = pool;
   job.backend_id.clear();
   job.reason = fmt::format("Submitting to pool {}", job.backend_pool);
   // The intent first: after a crash from here on, the job is looked up before any resubmission.
@@ -83,9 +131,7 @@ void Controller::OnBackendSubmitted(JobId id, int attempt, Result<std::string> b
   if (!backend_id) {
     if (model::IsFinal(job.state)) return;
     Log(LogLevel::kWarn, "job {}: pool {} refused it: {}", id, job.backend_pool, backend_id.error().message);
-    job.backend_pool.clear();
-    Finish(job, JobState::kFailed, backend_id.error().message);
-    PersistJobs({id});
+    FailOver(id, backend_id.error().message);
     return;
   }
   job.backend_id = *backend_id;
@@ -106,7 +152,7 @@ void Controller::OnBackendSubmitted(JobId id, int attempt, Result<std::string> b
 void Controller::ReattachBackendJob(JobId id) {
   Job& job = jobs_.at(id).job;
   if (job.backend_pool.empty()) {  // durable, but its intent was not: nothing was submitted
-    SubmitToBackend(id);
+    SubmitToBackend(id, NextBackendPool(job.spec, ""));
     return;
   }
   auto pool = backend_pools_.find(job.backend_pool);

@@ -242,6 +242,7 @@ void Controller::Submit(model::JobSpec spec, JobCallback done, std::string idemp
     return;
   }
   backend::Backend* backend = BackendFor(job.spec);
+  std::string backend_pool = backend ? backend->pool() : "";
   if (backend && !job.spec.dependency.empty()) {
     done(Fail(ErrorCode::kInvalidArgument,
               fmt::format("dependency: jobs of pool {} cannot have dependencies yet", backend->pool())));
@@ -249,8 +250,17 @@ void Controller::Submit(model::JobSpec spec, JobCallback done, std::string idemp
   }
   if (!capacity_snapshot_) capacity_snapshot_ = BuildSnapshot(true);
   // A backend pool's own scheduler decides whether it can run the job (sbatch refuses it).
-  const sched::Verdict feasible =
+  sched::Verdict feasible =
       backend ? sched::Verdict::Success() : scheduler_.CheckFeasible(ToPending(job), *capacity_snapshot_);
+  // Failover at submission: no agents' node of its pools could ever run it, but a later pool
+  // of its list is a backend pool (e.g. -p onprem,hpc with more nodes than onprem has).
+  if (!feasible.ok() && job.spec.dependency.empty()) {
+    backend_pool = NextBackendPool(job.spec, "");
+    if (!backend_pool.empty()) {
+      backend = backend_pools_.at(backend_pool).backend;
+      feasible = sched::Verdict::Success();
+    }
+  }
   if (!feasible.ok()) {
     done(Fail(ErrorCode::kInvalidArgument, feasible.reason()));
     return;
@@ -283,9 +293,9 @@ void Controller::Submit(model::JobSpec spec, JobCallback done, std::string idemp
   }
   batch.push_back(store::PutNextJobId(next_job_id_));
   if (!idempotency_key.empty()) idempotency_[{jobs_.at(first).job.spec.user, idempotency_key}] = first;
-  persister_.Persist(std::move(batch), [this, first, count, backend, done = std::move(done)] {
-    if (backend) {
-      for (std::size_t i = 0; i < count; ++i) SubmitToBackend(first + static_cast<JobId>(i));
+  persister_.Persist(std::move(batch), [this, first, count, backend_pool, done = std::move(done)] {
+    if (!backend_pool.empty()) {
+      for (std::size_t i = 0; i < count; ++i) SubmitToBackend(first + static_cast<JobId>(i), backend_pool);
     }
     if (options_.observer) {  // metrics hook: each job of the batch, now durable
       for (std::size_t i = 0; i < count; ++i) {

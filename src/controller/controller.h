@@ -252,8 +252,15 @@ class Controller {
   // The backend of the pool `spec` runs on, null for Weft's own agents.
   backend::Backend* BackendFor(const model::JobSpec& spec) const;
   bool OnBackend(const model::Job& job) const { return !job.backend_pool.empty() || BackendFor(job.spec); }
-  // Records the intent (backend_pool, durable) and then submits the job's current attempt.
-  void SubmitToBackend(model::JobId id);
+  // The first pool after `after` in the job's failover order ("" = from the start) that is
+  // a backend pool, "" when none is.
+  std::string NextBackendPool(const model::JobSpec& spec, const std::string& after) const;
+  // Records the intent (backend_pool = `pool`, durable), then submits the job's current attempt.
+  void SubmitToBackend(model::JobId id, const std::string& pool);
+  // Failover: the job's current pool could not run it (`why`, one sentence). Recorded as an
+  // attempt; the job moves on to the next pool of its list (a backend pool, or the agents'
+  // pools through the scheduler), or ends FAILED when none is left.
+  void FailOver(model::JobId id, const std::string& why);
   void SubmitNow(model::JobId id);  // the intent is durable
   void OnBackendSubmitted(model::JobId id, int attempt, Result<std::string> backend_id);
   // After Restore: re-attaches a job living in a backend by its id, or finds it by its

@@ -31,8 +31,11 @@ class SlurmJobsTest : public ::testing::Test {
   // A server config with an agents pool and the slurm pool `hpc` on partition `partition`.
   static std::string Config(const std::string& partition = "debug") {
     return "pools:\n"
-           "  - {name: default, backend: agents}\n"
-           "  - name: hpc\n"
+           "  - {name: default, backend: agents}\n" +
+           SlurmPool("hpc", partition);
+  }
+  static std::string SlurmPool(const std::string& name, const std::string& partition) {
+    return "  - name: " + name + "\n"
            "    backend: slurm\n"
            "    slurm: {partition: " + partition + ", conf: " + slurm_->conf() + ", command_timeout: 30}\n";
   }
@@ -190,6 +193,28 @@ TEST_F(SlurmJobsTest, BadPartitionMarksThePoolUnavailableWithOneSentence) {
   const nlohmann::json job = weft.WaitFinal(id, 60s);
   EXPECT_EQ(job["state"], "FAILED") << job.dump();
   EXPECT_NE(job["reason"].get<std::string>().find("nosuch"), std::string::npos) << job.dump();
+}
+
+TEST_F(SlurmJobsTest, JobTooLargeForTheAgentsPoolFailsOverIntoSlurm) {
+  LocalCluster weft(1, AgentSpec{2, "1G", 0}, Config());  // no GPUs: a GPU job can never run there
+  const long long id = weft.SubmitScript(
+      "big.sh", "#!/bin/bash\n#SBATCH -N 2 --gres=gpu:1\necho big=$WEFT_NUM_NODES\n", {"-p", "default,hpc"});
+  const nlohmann::json job = weft.WaitFinal(id, 90s);
+  ASSERT_EQ(job["state"], "COMPLETED") << job.dump();
+  EXPECT_EQ(job["backend_pool"], "hpc");
+  EXPECT_NE(weft.Weft({"logs", std::to_string(id)}).out.find("big=2"), std::string::npos);
+}
+
+TEST_F(SlurmJobsTest, PoolThatRejectsTheJobFailsOverToTheNextWithTheAttemptShown) {
+  LocalCluster weft(1, {}, "pools:\n" + SlurmPool("broken", "nosuch") + SlurmPool("hpc", "debug"));
+  const long long id = weft.SubmitScript("next.sh", "#!/bin/bash\necho hello\n", {"-p", "broken,hpc"});
+  const nlohmann::json job = weft.WaitFinal(id, 90s);
+  ASSERT_EQ(job["state"], "COMPLETED") << job.dump();
+  EXPECT_EQ(job["backend_pool"], "hpc");
+  ASSERT_EQ(job["attempts"].size(), 1u) << job.dump();
+  EXPECT_EQ(job["attempts"][0]["state"], "FAILED");
+  const CommandResult show = weft.Weft({"show", std::to_string(id)});
+  EXPECT_NE(show.out.find("reason=pool broken: Slurm"), std::string::npos) << show.out << show.err;
 }
 
 }  // namespace
