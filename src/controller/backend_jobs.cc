@@ -41,6 +41,13 @@ backend::Backend* Controller::BackendFor(const model::JobSpec& spec) const {
   return it == backend_pools_.end() ? nullptr : it->second.backend;
 }
 
+bool Controller::OnBackend(const Job& job) const {
+  if (!job.backend_pool.empty()) return true;
+  if (!BackendFor(job.spec)) return false;
+  return std::none_of(job.attempts.begin(), job.attempts.end(),
+                      [&](const model::AttemptRecord& a) { return a.attempt == job.restart_count; });
+}
+
 std::vector<PoolStatus> Controller::ListPools() const {
   std::vector<PoolStatus> out;
   for (const auto& [name, state] : backend_pools_) {

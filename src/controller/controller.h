@@ -251,7 +251,9 @@ class Controller {
   // ---- backend pools (backend_jobs.cc) ----
   // The backend of the pool `spec` runs on, null for Weft's own agents.
   backend::Backend* BackendFor(const model::JobSpec& spec) const;
-  bool OnBackend(const model::Job& job) const { return !job.backend_pool.empty() || BackendFor(job.spec); }
+  // The job's current attempt belongs to a backend: handed to one (backend_pool), or routed to
+  // its first pool, a backend pool, and not failed over from it (no attempt recorded yet).
+  bool OnBackend(const model::Job& job) const;
   // The first pool after `after` in the job's failover order ("" = from the start) that is
   // a backend pool, "" when none is.
   std::string NextBackendPool(const model::JobSpec& spec, const std::string& after) const;
