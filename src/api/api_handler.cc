@@ -348,7 +348,15 @@ void ApiHandler::Route(HttpRequest& request, Responder& respond, const Principal
         node["gpu_jobs"] = GpuHolders(status, [this](model::JobId id) { return controller_.FindJob(id); });
         nodes.push_back(std::move(node));
       }
-      respond(JsonResponse(json{{"nodes", std::move(nodes)}}));
+      // Backend pools (slurm): usable or the one-sentence reason why not.
+      json pools = json::array();
+      for (const auto& pool : controller_.ListPools()) {
+        pools.push_back(json{{"name", pool.name},
+                             {"backend", pool.backend},
+                             {"available", pool.listed && pool.unavailable_reason.empty()},
+                             {"reason", pool.listed ? pool.unavailable_reason : "not listed yet"}});
+      }
+      respond(JsonResponse(json{{"nodes", std::move(nodes)}, {"pools", std::move(pools)}}));
     });
     return;
   }

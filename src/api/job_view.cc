@@ -72,6 +72,10 @@ json JobSummary(const model::Job& job) {
       // another, when that began (null otherwise).
       {"preemption_reason", job.preemption_reason},
       {"node_failure", job.node_failure},  // the last node failure ("" = none)
+      // Jobs of a backend pool (slurm): the pool and the backend's id (the Slurm job id), ""
+      // for jobs on Weft's own agents or before the backend accepted the job.
+      {"backend_pool", job.backend_pool},
+      {"backend_id", job.backend_id},
       {"preempted_at",
        job.state == model::JobState::kRunning ? OptTime(job.preempted_at) : json(nullptr)},
       {"nodes", nodes},

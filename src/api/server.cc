@@ -21,6 +21,7 @@
 #include "api/auth.h"
 #include "api/cluster_history.h"
 #include "api/metrics_catalog.h"
+#include "backend/slurm_backend.h"
 #include "common/log.h"
 #include "controller/controller.h"
 #include "controller/persister.h"
@@ -167,6 +168,18 @@ Result<> RunServer(const ServerOptions& options) {
   controller::ControllerOptions controller_options;
   controller_options.config = options.config;
   controller_options.node_timeout = options.node_timeout;
+  // One backend per slurm pool (its worker thread runs the Slurm commands); declared before
+  // the controller, which drives them, so that they outlive it.
+  std::vector<std::unique_ptr<backend::Backend>> backends;
+  for (const model::PoolConfig& pool : options.config.pools) {
+    if (pool.backend != "slurm") continue;
+    auto slurm = backend::MakeSlurmPoolConfig(pool.name, pool.slurm);
+    if (!slurm) return tl::unexpected(slurm.error());
+    auto client = backend::MakeCommandSlurmClient(*slurm);
+    backends.push_back(std::make_unique<backend::SlurmBackend>(
+        loop, std::make_unique<backend::SlurmPool>(*slurm, std::move(client))));
+    controller_options.backends[pool.name] = backends.back().get();
+  }
   WeftMetrics metrics;  // GET /metrics; fed by the controller's observer hooks and the API
   controller_options.observer = &metrics;
   controller::Controller controller(loop, persister, controller_options);

@@ -133,6 +133,18 @@ class CommandSlurmClient final : public SlurmClient {
     return nodes;
   }
 
+  Result<std::string> FindByComment(const std::string& comment) override {
+    const CommandOutcome o = Run("squeue", {"-h", "-t", "all", "-o", "%i|%k"}, BaseEnv());
+    if (!o.ok()) return tl::unexpected(SlurmCommandError("squeue", config_, o));
+    for (const std::string& line : Split(o.out, '\n')) {
+      const auto bar = line.find('|');
+      if (bar != std::string::npos && Trim(std::string_view(line).substr(bar + 1)) == comment) {
+        return std::string(Trim(std::string_view(line).substr(0, bar)));
+      }
+    }
+    return std::string();
+  }
+
   Result<void> Check() override {
     const CommandOutcome o = Run("sinfo", {"-h", "-o", "%R"}, BaseEnv());
     if (!o.ok()) return tl::unexpected(SlurmCommandError("sinfo", config_, o));

@@ -54,6 +54,13 @@ class SlurmClient {
   virtual Result<std::vector<SlurmNode>> Nodes() = 0;
   // The pool is usable: the commands exist, the controller answers, the partition exists.
   virtual Result<void> Check() = 0;
+  // The id of a job Slurm still shows (squeue) whose comment is exactly `comment`, "" when
+  // none is. Used after a restart to find a submission whose id was never recorded.
+  // Implementations that cannot search answer kUnimplemented (never "" by default: "" lets
+  // the caller submit again).
+  virtual Result<std::string> FindByComment(const std::string& /*comment*/) {
+    return Fail(ErrorCode::kUnimplemented, "this Slurm client cannot search jobs by comment");
+  }
 };
 
 // Runs the real commands from config.bin_dir (SLURM_CONF = config.conf when set).

@@ -106,6 +106,16 @@ void SlurmPool::Adopt(model::JobId job, std::string slurm_id) {
   jobs_[job] = Tracked{std::move(slurm_id), std::nullopt, 0};
 }
 
+Result<std::string> SlurmPool::Find(model::JobId job, int attempt) {
+  auto id = client_->FindByComment(fmt::format("weft-job={},attempt={}", job, attempt));
+  if (!id) {
+    Note(id.error());
+    return tl::unexpected(id.error());
+  }
+  if (!id->empty()) Adopt(job, *id);
+  return id;
+}
+
 std::string SlurmPool::SlurmId(model::JobId job) const {
   const auto it = jobs_.find(job);
   return it == jobs_.end() ? std::string() : it->second.slurm_id;

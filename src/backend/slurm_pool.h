@@ -49,6 +49,10 @@ class SlurmPool {
   Result<std::string> Submit(const model::Job& job);
   // Tracks a Slurm job submitted earlier (after a restart, from the job's record).
   void Adopt(model::JobId job, std::string slurm_id);
+  // After a restart, for a submission whose Slurm id was never recorded: the Slurm job whose
+  // comment names (job, attempt) (see TranslateToSbatch), tracked as by Adopt; "" when Slurm
+  // shows none.
+  Result<std::string> Find(model::JobId job, int attempt);
   // The Slurm job running `job`, "" when none is tracked.
   std::string SlurmId(model::JobId job) const;
   // Queries every tracked job; returns the ones whose state, reason or nodes changed since

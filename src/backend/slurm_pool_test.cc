@@ -37,7 +37,14 @@ class FakeClient : public SlurmClient {
     if (check_error) return tl::unexpected(*check_error);
     return {};
   }
+  Result<std::string> FindByComment(const std::string& comment) override {
+    searched.push_back(comment);
+    auto it = comments.find(comment);
+    return it == comments.end() ? std::string() : it->second;
+  }
 
+  std::map<std::string, std::string> comments;  // comment → Slurm id
+  std::vector<std::string> searched;
   int next_id = 500;
   std::optional<Error> submit_error, query_error, check_error;
   std::vector<SbatchRequest> submitted;
@@ -157,6 +164,35 @@ TEST_F(SlurmPoolTest, NodesAreThePoolsAndCancelNeedsATrackedJob) {
   ASSERT_TRUE(pool_->Submit(Job(3)));
   EXPECT_TRUE(pool_->Cancel(3));
   EXPECT_EQ(fake_->cancelled, (std::vector<std::string>{"500"}));
+}
+
+// After a restart, a submission whose id was never recorded is found by its comment and
+// tracked; none found answers "" (the caller may submit), and nothing is submitted here.
+TEST(SlurmPool, FindLooksTheAttemptUpByItsCommentAndTracksIt) {
+  auto client = std::make_unique<FakeClient>();
+  FakeClient* fake = client.get();
+  fake->comments["weft-job=7,attempt=1"] = "612";
+  SlurmPoolConfig config;
+  config.pool = "hpc";
+  SlurmPool pool(config, std::move(client));
+
+  auto found = pool.Find(7, 1);
+  ASSERT_TRUE(found) << found.error().message;
+  EXPECT_EQ(*found, "612");
+  EXPECT_EQ(pool.SlurmId(7), "612");
+  auto none = pool.Find(8, 0);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, "");
+  EXPECT_EQ(pool.SlurmId(8), "");
+  EXPECT_EQ(fake->searched, (std::vector<std::string>{"weft-job=7,attempt=1", "weft-job=8,attempt=0"}));
+  EXPECT_TRUE(fake->submitted.empty());
+
+  fake->statuses["612"] = Status("612", "RUNNING", "n1");
+  auto updates = pool.Poll();
+  ASSERT_TRUE(updates);
+  ASSERT_EQ(updates->size(), 1u);
+  EXPECT_EQ((*updates)[0].job, 7);
+  EXPECT_EQ((*updates)[0].state, JobState::kRunning);
 }
 
 }  // namespace

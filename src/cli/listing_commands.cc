@@ -193,6 +193,10 @@ int ShowCommand(long long id, bool as_json) {
   line("EndTime", TimeText(j["end_time"]));
   line("RunTime", Elapsed(j));
   line("Restarts", std::to_string(j.value("restart_count", 0)));
+  if (!j.value("backend_pool", "").empty()) {
+    line("Pool", j.value("backend_pool", ""));
+    line("SlurmJobId", j.value("backend_id", "").empty() ? "(not yet submitted)" : j.value("backend_id", ""));
+  }
   if (!j.value("preemption_reason", "").empty()) line("Preemption", j.value("preemption_reason", ""));
   if (!j.value("node_failure", "").empty()) line("NodeFailure", j.value("node_failure", ""));
   line("WorkDir", j.value("work_dir", ""));
@@ -236,7 +240,8 @@ int ShowCommand(long long id, bool as_json) {
            fmt::format("state={} exit={}:{} start={} elapsed={} nodes={} cpu={} peak_mem={}", a.value("state", ""),
                        a.value("exit_code", 0), a.value("exit_signal", 0), TimeText(a["start_time"]),
                        FormatElapsed(static_cast<long long>(a.value("elapsed_s", 0.0))), NodeList(a),
-                       CpuText(a.value("cpu_s", 0.0)), model::FormatMemory(a.value("memory_peak_bytes", 0LL))));
+                       CpuText(a.value("cpu_s", 0.0)), model::FormatMemory(a.value("memory_peak_bytes", 0LL))) +
+               (a.value("reason", "").empty() ? "" : " reason=" + a.value("reason", "")));
     }
   }
   std::fputs(out.c_str(), stdout);
@@ -273,6 +278,13 @@ int NodesCommand(bool as_json) {
                           "ISOLATION"},
                          rows).c_str(),
              stdout);
+  // A backend pool that cannot be used says why, under the table.
+  for (const json& p : nodes->value("pools", json::array())) {
+    if (!p.value("available", true)) {
+      std::printf("pool %s (%s) unavailable: %s\n", p.value("name", "").c_str(), p.value("backend", "").c_str(),
+                  p.value("reason", "").c_str());
+    }
+  }
   return 0;
 }
 

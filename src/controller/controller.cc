@@ -73,6 +73,7 @@ Controller::Controller(EventLoop& loop, Persister& persister, ControllerOptions 
       usage_ledger_(options_.config.scheduler.fair_share_half_life),
       nodes_(loop, options_.node_timeout) {
   if (options_.detect_node_failures) ScheduleNodeCheck();
+  for (const auto& [pool, backend] : options_.backends) backend_pools_[pool].backend = backend;
 }
 
 void Controller::ScheduleNodeCheck() {
@@ -148,7 +149,7 @@ void Controller::Restore(store::DurableState state) {
     // A job whose node failed is no longer anyone's to run: its other ranks are killed.
     entry.published_running = entry.job.state == JobState::kRunning && !entry.job.node_failed_at;
     entry.published_stop = entry.published_running && entry.job.preempted_at.has_value();
-    if (entry.job.state == JobState::kPending) {
+    if (entry.job.state == JobState::kPending && !OnBackend(entry.job)) {
       pending_.emplace(id, ToPending(entry.job));
       NoteConstrained(entry.job);
     }
@@ -181,6 +182,10 @@ void Controller::Restore(store::DurableState state) {
     if (!job.start_time) continue;
     usage_ledger_.AddPast(QueueOf(job), JobTotal(job), *job.start_time, job.end_time.value_or(now));
   }
+  for (const auto& [id, entry] : jobs_) {
+    if (!model::IsFinal(entry.job.state) && OnBackend(entry.job)) ReattachBackendJob(id);
+  }
+  StartBackendTimer();
   cache_.valid = false;
   Log(LogLevel::kInfo, "restored {} jobs ({} pending, {} holding resources), {} nodes",
       jobs_.size(), pending_.size(), active_.size(), nodes_.nodes().size());
@@ -236,8 +241,26 @@ void Controller::Submit(model::JobSpec spec, JobCallback done, std::string idemp
     done(tl::unexpected(queued.error()));
     return;
   }
+  backend::Backend* backend = BackendFor(job.spec);
+  std::string backend_pool = backend ? backend->pool() : "";
+  if (backend && !job.spec.dependency.empty()) {
+    done(Fail(ErrorCode::kInvalidArgument,
+              fmt::format("dependency: jobs of pool {} cannot have dependencies yet", backend->pool())));
+    return;
+  }
   if (!capacity_snapshot_) capacity_snapshot_ = BuildSnapshot(true);
-  const sched::Verdict feasible = scheduler_.CheckFeasible(ToPending(job), *capacity_snapshot_);
+  // A backend pool's own scheduler decides whether it can run the job (sbatch refuses it).
+  sched::Verdict feasible =
+      backend ? sched::Verdict::Success() : scheduler_.CheckFeasible(ToPending(job), *capacity_snapshot_);
+  // Failover at submission: no agents' node of its pools could ever run it, but a later pool
+  // of its list is a backend pool (e.g. -p onprem,hpc with more nodes than onprem has).
+  if (!feasible.ok() && job.spec.dependency.empty()) {
+    backend_pool = NextBackendPool(job.spec, "");
+    if (!backend_pool.empty()) {
+      backend = backend_pools_.at(backend_pool).backend;
+      feasible = sched::Verdict::Success();
+    }
+  }
   if (!feasible.ok()) {
     done(Fail(ErrorCode::kInvalidArgument, feasible.reason()));
     return;
@@ -260,15 +283,20 @@ void Controller::Submit(model::JobSpec spec, JobCallback done, std::string idemp
       task.array_task_id = indices[i];
     }
     batch.push_back(store::PutJob(task));
-    pending_.emplace(task.id, ToPending(task));
-    NoteConstrained(task);
     const JobId id = task.id;
+    if (!backend) {
+      pending_.emplace(task.id, ToPending(task));
+      NoteConstrained(task);
+    }
     jobs_[id].job = std::move(task);
-    MarkSubmitted(id);
+    if (!backend) MarkSubmitted(id);
   }
   batch.push_back(store::PutNextJobId(next_job_id_));
   if (!idempotency_key.empty()) idempotency_[{jobs_.at(first).job.spec.user, idempotency_key}] = first;
-  persister_.Persist(std::move(batch), [this, first, count, done = std::move(done)] {
+  persister_.Persist(std::move(batch), [this, first, count, backend_pool, done = std::move(done)] {
+    if (!backend_pool.empty()) {
+      for (std::size_t i = 0; i < count; ++i) SubmitToBackend(first + static_cast<JobId>(i), backend_pool);
+    }
     if (options_.observer) {  // metrics hook: each job of the batch, now durable
       for (std::size_t i = 0; i < count; ++i) {
         options_.observer->OnJobSubmitted(jobs_.at(first + static_cast<JobId>(i)).job);
@@ -307,6 +335,7 @@ void Controller::Cancel(JobId id, JobCallback done) {
   MarkDirty();  // jobs depending on these re-evaluate
   persister_.Persist(std::move(batch), [this, id, ids, done = std::move(done)] {
     Publish(ids, {});
+    for (JobId cancelled : ids) CancelOnBackend(jobs_.at(cancelled).job);
     done(jobs_.at(id).job);
   });
 }
@@ -414,6 +443,9 @@ std::vector<NodeStatus> Controller::ListNodes() const {
       out[it->second].allocated += job.allocation.ranks[r].resources;
       out[it->second].jobs.push_back(id);
     }
+  }
+  for (const auto& [pool, state] : backend_pools_) {
+    for (const model::Node& node : state.nodes.nodes) out.push_back({node, node.state, {}, {}});
   }
   return out;
 }

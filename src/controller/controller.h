@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "common/error.h"
 #include "common/event_loop.h"
 #include "controller/dependencies.h"
@@ -55,6 +56,11 @@ struct ControllerOptions {
   // Declare nodes silent past node_timeout DOWN and fail (or requeue) the jobs running there.
   // The simulator, whose agents only speak when something happens, turns it off.
   bool detect_node_failures = true;
+  // Pools run by a backend other than Weft's agents (slurm), by pool name; not owned, must
+  // outlive the controller. A job whose first pool is one of them is handed to it instead of
+  // the scheduler (docs/architecture.md, "Slurm backend").
+  std::map<std::string, backend::Backend*> backends;
+  Duration backend_poll_interval = std::chrono::seconds(1);  // squeue/sinfo cadence
 };
 
 struct JobFilter {
@@ -69,6 +75,14 @@ struct NodeStatus {
   model::NodeState state = model::NodeState::kUp;
   model::Resources allocated;
   std::vector<model::JobId> jobs;
+};
+
+// A backend pool (slurm) as `weft nodes` shows it: usable or why not.
+struct PoolStatus {
+  std::string name;
+  std::string backend;             // "slurm"
+  std::string unavailable_reason;  // "" = usable (as of the last sinfo)
+  bool listed = false;             // its nodes have been listed at least once
 };
 
 // A queue as `weft queues` shows it.
@@ -121,7 +135,9 @@ class Controller {
   const model::Job* FindJob(model::JobId id) const;
   // Visits matching jobs in id order (newest first when filter.limit is set).
   void ForEachJob(const JobFilter& filter, const std::function<void(const model::Job&)>& visit) const;
+  // Agents' nodes, then every backend pool's nodes as its backend last listed them.
   std::vector<NodeStatus> ListNodes() const;
+  std::vector<PoolStatus> ListPools() const;
   std::vector<QueueStatus> ListQueues() const;
   // A pending job's priority now, with its factors (`weft queue -o json` shows them).
   sched::PriorityFactors PriorityOf(const model::Job& job) const;
@@ -231,6 +247,41 @@ class Controller {
   int AllocatePort();
   // After a batch about `jobs` is durable: publish their running state and wake their nodes.
   void Publish(const std::vector<model::JobId>& jobs, const std::set<std::string>& extra_nodes);
+
+  // ---- backend pools (backend_jobs.cc) ----
+  // The backend of the pool `spec` runs on, null for Weft's own agents.
+  backend::Backend* BackendFor(const model::JobSpec& spec) const;
+  // The job's current attempt belongs to a backend: handed to one (backend_pool), or routed to
+  // its first pool, a backend pool, and not failed over from it (no attempt recorded yet).
+  bool OnBackend(const model::Job& job) const;
+  // The first pool after `after` in the job's failover order ("" = from the start) that is
+  // a backend pool, "" when none is.
+  std::string NextBackendPool(const model::JobSpec& spec, const std::string& after) const;
+  // Records the intent (backend_pool = `pool`, durable), then submits the job's current attempt.
+  void SubmitToBackend(model::JobId id, const std::string& pool);
+  // Failover: the job's current pool could not run it (`why`, one sentence). Recorded as an
+  // attempt; the job moves on to the next pool of its list (a backend pool, or the agents'
+  // pools through the scheduler), or ends FAILED when none is left.
+  void FailOver(model::JobId id, const std::string& why);
+  void SubmitNow(model::JobId id);  // the intent is durable
+  void OnBackendSubmitted(model::JobId id, int attempt, Result<std::string> backend_id);
+  // After Restore: re-attaches a job living in a backend by its id, or finds it by its
+  // (job, attempt) before ever submitting it again.
+  void ReattachBackendJob(model::JobId id);
+  void StartBackendTimer();
+  void PollBackends();
+  void ApplyBackendUpdates(const std::string& pool, std::vector<backend::BackendJobUpdate> updates);
+  void CancelOnBackend(const model::Job& job);
+  // Writes `ids`' records and, once durable, publishes them (wakes waiters of ended jobs).
+  void PersistJobs(std::vector<model::JobId> ids);
+  struct BackendPool {
+    backend::Backend* backend = nullptr;
+    bool polling = false, listing = false;
+    backend::PoolNodes nodes;
+    bool listed = false;
+  };
+  std::map<std::string, BackendPool> backend_pools_;
+  bool backend_timer_started_ = false;
 
   EventLoop& loop_;
   Persister& persister_;

@@ -228,6 +228,11 @@ struct Job {
   std::string idempotency_key;  // the client's key for its submission ("" = none)
   JobId array_job_id = 0;   // the array's first task id (SLURM_ARRAY_JOB_ID); 0 = not in an array
   int array_task_id = -1;   // this task's index (SLURM_ARRAY_TASK_ID); -1 = not in an array
+  // Jobs of a backend pool (slurm): the pool its current attempt was handed to, set durably
+  // before the submission (the intent), and the backend's id for it (the Slurm job id), set
+  // durably once the backend accepted it. Both "" for jobs on Weft's own agents.
+  std::string backend_pool;
+  std::string backend_id;
   Allocation allocation;         // empty while pending
   std::vector<TaskRecord> tasks;  // one per rank while running or finished
   std::vector<AttemptRecord> attempts;  // every run that has ended, oldest first

@@ -422,6 +422,8 @@ void to_json(json& j, const Job& job) {
   if (!job.idempotency_key.empty()) j["idempotency_key"] = job.idempotency_key;
   if (job.node_failed_at) j["node_failed_at"] = ToUnixMicros(*job.node_failed_at);
   if (!job.node_failure.empty()) j["node_failure"] = job.node_failure;
+  if (!job.backend_pool.empty()) j["backend_pool"] = job.backend_pool;
+  if (!job.backend_id.empty()) j["backend_id"] = job.backend_id;
   if (!job.attempts.empty()) {
     json attempts = json::array();
     for (const AttemptRecord& a : job.attempts) attempts.push_back(AttemptJson(a));
@@ -622,6 +624,8 @@ class JobWriter {
       for (const AttemptRecord& a : job.attempts) attempts.push_back(AttemptJson(a));
       Key("attempts"), Raw(attempts.dump());
     }
+    if (!job.backend_id.empty()) Key("backend_id"), Str(job.backend_id);
+    if (!job.backend_pool.empty()) Key("backend_pool"), Str(job.backend_pool);
     Key("end_time"), OptTime(job.end_time);
     Key("exit_code"), Int(job.exit_code);
     Key("exit_signal"), Int(job.exit_signal);
@@ -761,6 +765,8 @@ Result<Job> JobFromJson(const json& j) {
     job.node_failed_at = GetOptTime(j, "node_failed_at");
     GetIf(j, "idempotency_key", job.idempotency_key);
     GetIf(j, "node_failure", job.node_failure);
+    GetIf(j, "backend_pool", job.backend_pool);
+    GetIf(j, "backend_id", job.backend_id);
     for (const json& a : j.value("allocation", json::array())) {
       NodeAllocation na;
       na.node = a.at("node").get<std::string>();

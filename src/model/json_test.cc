@@ -253,6 +253,8 @@ TEST(JsonTest, EncodeJobIsExactlyTheTreeDump) {
   job.node_failed_at = FromUnixMicros(2700);
   job.node_failure = "node n2 stopped answering";
   job.idempotency_key = "k-1";
+  job.backend_pool = "hpc";
+  job.backend_id = "4711";
   job.tasks[0].output_path = "/o";
   job.tasks[0].error_path = "/e";
   job.tasks[1].phase = TaskPhase::kRunning;

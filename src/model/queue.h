@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -71,9 +72,30 @@ struct SchedulerConfig {
   Duration preemption_grace = std::chrono::seconds(30);
 };
 
+// A pool of the `pools:` list: a named set of nodes behind one backend. Agents' nodes belong
+// to the pool their agent names (label `pool`, else "default"); a pool with backend "slurm"
+// is an existing Slurm cluster driven through its client commands (src/backend).
+struct PoolConfig {
+  std::string name;
+  std::string backend = "agents";  // "agents" or "slurm"
+  // agents pools: work that would queue here goes to a slurm pool with room (issue 7).
+  bool burst = false;
+  // backend slurm: the `slurm:` block as scalar key → text, checked by
+  // backend::MakeSlurmPoolConfig when the server starts (spec does not depend on backend).
+  std::map<std::string, std::string> slurm;
+};
+
 struct ClusterConfig {
   std::vector<QueueConfig> queues;  // never empty once parsed: "default" when none is given
   SchedulerConfig scheduler;
+  std::vector<PoolConfig> pools;  // empty: the agents' pools only
+
+  const PoolConfig* FindPool(const std::string& name) const {
+    for (const PoolConfig& p : pools) {
+      if (p.name == name) return &p;
+    }
+    return nullptr;
+  }
 
   const QueueConfig* FindQueue(const std::string& name) const {
     for (const QueueConfig& q : queues) {

@@ -166,6 +166,52 @@ Result<model::SchedulerConfig> ParseScheduler(const YAML::Node& node) {
   return s;
 }
 
+// pools[i]: {name: hpc, backend: slurm, burst: false, slurm: {partition: gpu, ...}}. The
+// slurm block's keys and values are checked by backend::MakeSlurmPoolConfig at server start.
+Result<model::PoolConfig> ParsePool(const YAML::Node& node, const std::string& key) {
+  if (!node.IsMap()) return Invalid(fmt::format("{}: expected a mapping such as {{name: hpc, backend: slurm}}", key));
+  model::PoolConfig pool;
+  bool has_slurm = false;
+  for (const auto& entry : node) {
+    const std::string name = entry.first.as<std::string>();
+    const std::string field = key + "." + name;
+    if (name == "slurm") {
+      if (!entry.second.IsMap()) return Invalid(fmt::format("{}: expected a mapping such as {{partition: gpu}}", field));
+      for (const auto& item : entry.second) {
+        const std::string sub = item.first.as<std::string>();
+        auto text = Scalar(item.second, field + "." + sub);
+        if (!text) return tl::unexpected(text.error());
+        pool.slurm[sub] = *text;
+      }
+      has_slurm = true;
+      continue;
+    }
+    auto text = Scalar(entry.second, field);
+    if (!text) return tl::unexpected(text.error());
+    if (name == "name") {
+      pool.name = *text;
+    } else if (name == "backend") {
+      if (*text != "agents" && *text != "slurm") {
+        return Invalid(fmt::format("{}: '{}' is not one of agents, slurm", field, *text));
+      }
+      pool.backend = *text;
+    } else if (name == "burst") {
+      if (*text != "true" && *text != "false") return Invalid(fmt::format("{}: '{}' is not true or false", field, *text));
+      pool.burst = *text == "true";
+    } else {
+      return Invalid(fmt::format("{}: unknown key (use name, backend, burst, slurm)", field));
+    }
+  }
+  if (pool.name.empty()) return Invalid(fmt::format("{}.name: a pool needs a name", key));
+  if (has_slurm && pool.backend != "slurm") {
+    return Invalid(fmt::format("{}.slurm: only a pool with backend: slurm takes a slurm block", key));
+  }
+  if (pool.burst && pool.backend != "agents") {
+    return Invalid(fmt::format("{}.burst: only an agents pool bursts into a slurm pool", key));
+  }
+  return pool;
+}
+
 }  // namespace
 
 Result<ClusterConfig> ParseClusterConfig(std::string_view yaml_text) {
@@ -180,7 +226,7 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view yaml_text) {
     config.queues.push_back(model::DefaultQueue());
     return config;
   }
-  if (!root.IsMap()) return Invalid("the configuration must be a mapping with queues and scheduler keys");
+  if (!root.IsMap()) return Invalid("the configuration must be a mapping with queues, scheduler and pools keys");
   try {
     for (const auto& entry : root) {
       const std::string key = entry.first.as<std::string>();
@@ -199,8 +245,18 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view yaml_text) {
         auto s = ParseScheduler(entry.second);
         if (!s) return tl::unexpected(s.error());
         config.scheduler = *s;
+      } else if (key == "pools") {
+        if (!entry.second.IsSequence()) return Invalid("pools: expected a list of pools");
+        for (std::size_t i = 0; i < entry.second.size(); ++i) {
+          auto pool = ParsePool(entry.second[i], fmt::format("pools[{}]", i));
+          if (!pool) return tl::unexpected(pool.error());
+          if (config.FindPool(pool->name)) {
+            return Invalid(fmt::format("pools[{}].name: '{}' is defined twice", i, pool->name));
+          }
+          config.pools.push_back(std::move(*pool));
+        }
       } else {
-        return Invalid(fmt::format("{}: unknown key (use queues, scheduler)", key));
+        return Invalid(fmt::format("{}: unknown key (use queues, scheduler, pools)", key));
       }
     }
   } catch (const YAML::Exception& e) {

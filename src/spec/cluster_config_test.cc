@@ -54,6 +54,24 @@ TEST(ClusterConfigTest, EmptyConfigHasOneDefaultQueueWithoutQuota) {
   EXPECT_TRUE(config->queues[0].quota.Unlimited());
 }
 
+TEST(ClusterConfigTest, PoolsWithTheirBackendsInOrder) {
+  auto config = ParseClusterConfig(
+      "pools:\n"
+      "  - {name: onprem, backend: agents, burst: true}\n"
+      "  - {name: hpc, backend: slurm, slurm: {partition: gpu, account: ml, bin_dir: /usr/bin}}\n");
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  ASSERT_EQ(config->pools.size(), 2u);
+  EXPECT_EQ(config->pools[0].name, "onprem");
+  EXPECT_EQ(config->pools[0].backend, "agents");
+  EXPECT_TRUE(config->pools[0].burst);
+  EXPECT_EQ(config->pools[1].backend, "slurm");
+  EXPECT_FALSE(config->pools[1].burst);
+  EXPECT_EQ(config->pools[1].slurm, (std::map<std::string, std::string>{
+                                        {"partition", "gpu"}, {"account", "ml"}, {"bin_dir", "/usr/bin"}}));
+  EXPECT_EQ(config->FindPool("hpc"), &config->pools[1]);
+  EXPECT_EQ(config->FindPool("nope"), nullptr);
+}
+
 TEST(ClusterConfigTest, ErrorsNameTheKeyAndTheProblem) {
   struct Case {
     const char* yaml;
@@ -69,6 +87,12 @@ TEST(ClusterConfigTest, ErrorsNameTheKeyAndTheProblem) {
       {"schedular: {}\n", "schedular: unknown key"},
       {"queues: [unclosed\n", "line "},
       {"queues:\n  - name: a\n    weight: -1\n", "queues[0].weight: '-1' is not a positive number"},
+      {"pools: [{name: a, backend: k8s}]\n", "pools[0].backend: 'k8s' is not one of agents, slurm"},
+      {"pools: [{backend: slurm}]\n", "pools[0].name: a pool needs a name"},
+      {"pools: [{name: a}, {name: a}]\n", "pools[1].name: 'a' is defined twice"},
+      {"pools: [{name: a, slurm: {partition: p}}]\n", "pools[0].slurm: only a pool with backend: slurm"},
+      {"pools: [{name: a, backend: slurm, burst: true}]\n", "pools[0].burst: only an agents pool"},
+      {"pools: [{name: a, size: 3}]\n", "pools[0].size: unknown key"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.yaml);

@@ -203,7 +203,10 @@ LocalCluster::LocalCluster(int agents, AgentSpec spec, std::string server_config
       [&] {
         nlohmann::json nodes = Get("/v1/nodes");
         int up = 0;
-        for (const auto& n : nodes["nodes"]) up += n["state"] == "UP";
+        // This cluster's agents only (a slurm pool's nodes are listed too).
+        for (const auto& n : nodes["nodes"]) {
+          up += n["state"] == "UP" && n.value("name", "").rfind(prefix_, 0) == 0;
+        }
         return up == agents;
       },
       std::chrono::seconds(30));

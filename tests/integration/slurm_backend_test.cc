@@ -111,6 +111,19 @@ class SlurmBackendTest : public ::testing::Test {
   std::unique_ptr<backend::SlurmClient> client_;
 };
 
+// After a Weft restart, a submission whose id was never recorded is found by its comment.
+TEST_F(SlurmBackendTest, FindByCommentFindsTheSubmissionOfAnAttempt) {
+  const std::string id = Submit(MakeJob(177, "true\n"));
+  ASSERT_FALSE(id.empty());
+  auto found = client_->FindByComment("weft-job=177,attempt=0");
+  ASSERT_TRUE(found) << found.error().message;
+  EXPECT_EQ(*found, id);
+  auto other = client_->FindByComment("weft-job=177,attempt=1");
+  ASSERT_TRUE(other) << other.error().message;
+  EXPECT_EQ(*other, "");
+  WaitFinal(id);
+}
+
 TEST_F(SlurmBackendTest, SingleNodeJobCompletesWithWeftVariables) {
   model::Job job =
       MakeJob(101,
