@@ -7,6 +7,7 @@
 // GPU i is "GPU-fa4e0000-0000-0000-0000-00000000000i", "NVIDIA H100 80GB HBM3", 80 GiB, and
 // minor number i + 4 (deliberately unlike its index). fake_nvml_init_count() exposes the
 // init/shutdown balance to tests.
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -24,7 +25,14 @@ constexpr int kDriverNotLoaded = 9;
 struct FakeDevice {
   int index;
 };
-FakeDevice g_devices[64];
+// Each handle knows its index from the start: handing one out writes nothing, so concurrent
+// callers (as with the real, thread-safe NVML) share no mutable state.
+constexpr std::array<FakeDevice, 64> MakeDevices() {
+  std::array<FakeDevice, 64> devices{};
+  for (int i = 0; i < 64; ++i) devices[static_cast<std::size_t>(i)].index = i;
+  return devices;
+}
+std::array<FakeDevice, 64> g_devices = MakeDevices();
 int g_init_count = 0;
 
 int GpuCount() {
@@ -36,7 +44,7 @@ int GpuCount() {
 bool Valid(const void* device) {
   if (g_init_count <= 0 || device == nullptr) return false;
   const auto* d = static_cast<const FakeDevice*>(device);
-  return d >= g_devices && d < g_devices + GpuCount();
+  return d >= g_devices.data() && d < g_devices.data() + GpuCount();
 }
 
 int CopyOut(const std::string& text, char* out, unsigned int length) {
@@ -111,7 +119,6 @@ int nvmlDeviceGetCount_v2(unsigned int* count) {
 int nvmlDeviceGetHandleByIndex_v2(unsigned int index, void** device) {
   if (g_init_count <= 0) return kUninitialized;
   if (device == nullptr || index >= static_cast<unsigned int>(GpuCount())) return kInvalidArgument;
-  g_devices[index].index = static_cast<int>(index);
   *device = &g_devices[index];
   return kSuccess;
 }
