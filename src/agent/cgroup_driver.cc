@@ -212,7 +212,7 @@ class NoCgroupDriver final : public CgroupDriver {
   Result<> Attach(const std::string&, pid_t) override { return {}; }
   Result<CgroupUsage> Usage(const std::string&) const override { return CgroupUsage{}; }
   std::vector<pid_t> Pids(const std::string&) const override { return {}; }
-  void KillAll(const std::string&) override {}
+  bool KillAll(const std::string&) override { return true; }
   Result<> Remove(const std::string&) override { return {}; }
   std::vector<std::string> List() const override { return {}; }
   Result<> RemoveBase() override { return {}; }

@@ -6,9 +6,9 @@
 // CgroupPlacement handed to LaunchProcess (process_tree.h), so no process of a task ever runs
 // outside it.
 //
-// Contract: drivers hold no mutable state after construction except the filesystem and the
-// pool of recycled cgroups (guarded inside the driver): calls for different task names may run
-// on any thread.
+// Contract: drivers hold no mutable state after construction except the filesystem, the pool
+// of recycled cgroups and what they remember of the cgroups they made (both guarded inside the
+// driver): calls for different task names may run on any thread.
 // Only the limits the host supports (Support()) are applied; the others are ignored silently
 // (the agent logs Support().problems once at start).
 #pragma once
@@ -92,13 +92,15 @@ class CgroupDriver {
   virtual std::vector<pid_t> Pids(const std::string& name) const = 0;
   // SIGKILLs every process of the cgroup (v2: cgroup.kill where present; v1: freeze, kill,
   // thaw, repeated until empty, for at most about two seconds). Does not wait for reaping.
-  virtual void KillAll(const std::string& name) = 0;
+  // True when no process is left in it.
+  virtual bool KillAll(const std::string& name) = 0;
   // rmdir in every hierarchy; an error while processes remain. A missing cgroup is success.
   virtual Result<> Remove(const std::string& name) = 0;
   // Parks the emptied task cgroup `name` for a later Create of another task to reuse, instead
   // of removing it: making and destroying a memory cgroup is the kernel's most expensive part
   // of isolating a task. Its counters (peak memory, CPU time) are reset and its page cache
-  // reclaimed first, so the next task measures only itself. Fails, leaving the cgroup for
+  // reclaimed first (where more than a trace is left), so the next task measures only itself.
+  // Call it once KillAll found the cgroup empty. Fails, leaving the cgroup for
   // Remove, when processes remain, when the host cannot reset its counters (v2; v1 after an
   // OOM kill or a pids-limit hit, counters that never reset), or when the pool is full.
   virtual Result<> Recycle(const std::string& name) {

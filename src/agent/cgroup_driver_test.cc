@@ -242,33 +242,61 @@ TEST_P(CgroupDriverContractTest, RecyclesAnEmptyCgroupForTheNextTask) {
   ASSERT_TRUE(recycled) << recycled.error().message;
   EXPECT_FALSE(d.Exists("task-old"));
   EXPECT_TRUE(d.List().empty());  // parked cgroups are not leftovers
-  EXPECT_FALSE(std::filesystem::exists(t_->dir("cpuset", "task-old")));
-  // The very directory carries over (same inode), with what was in it.
-  const std::string marker_dir = t_->dir("memory", "pool-0");
+  EXPECT_FALSE(d.Recycle("task-old"));
+  // The very directory carries over to the next task (same inode, renamed), with what was in it.
+  const std::string old_dir = t_->dir("memory", "task-old");
   auto inode = [](const std::string& path) {
     struct stat st {};
     return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
   };
-  const ino_t old_inode = inode(marker_dir);
+  const ino_t old_inode = inode(old_dir);
   ASSERT_NE(old_inode, 0u);
-  if (t_->fake) WriteText(marker_dir + "/marker", "old");
+  if (t_->fake) WriteText(old_dir + "/marker", "old");
   CgroupLimits second;
   second.memory_bytes = 64 << 20;
   ASSERT_TRUE(d.Create("task-new", second));
-  EXPECT_FALSE(std::filesystem::exists(marker_dir));
+  EXPECT_FALSE(std::filesystem::exists(old_dir));
+  EXPECT_FALSE(std::filesystem::exists(t_->dir("cpuset", "task-old")));
   if (t_->fake) {
     EXPECT_EQ(Trim(ReadFile(t_->dir("memory", "task-new") + "/marker")), "old");
   }
   EXPECT_EQ(inode(t_->dir("memory", "task-new")), old_inode);
   EXPECT_EQ(Trim(ReadFile(t_->dir("memory", "task-new") + "/memory.limit_in_bytes")), "67108864");
   EXPECT_EQ(Trim(ReadFile(t_->dir("pids", "task-new") + "/pids.max")), "max");
-  EXPECT_FALSE(std::filesystem::exists(t_->dir("cpuset", "task-new")));  // not pinned this time
+  // Not pinned this time: a cpuset that came along spans the parent's CPUs again.
+  if (const std::string cpuset = t_->dir("cpuset", "task-new"); std::filesystem::exists(cpuset)) {
+    const auto parent = std::filesystem::path(cpuset).parent_path();
+    EXPECT_EQ(Trim(ReadFile(cpuset + "/cpuset.cpus")), Trim(ReadFile(parent / "cpuset.cpus")));
+  }
   EXPECT_EQ(d.List(), (std::vector<std::string>{"task-new"}));
   // Parked ones go with DrainPool, so the base can be removed.
   ASSERT_TRUE(d.Recycle("task-new"));
   d.DrainPool();
   EXPECT_TRUE(d.List().empty());
   EXPECT_TRUE(d.RemoveBase());
+}
+
+// A task requeued onto the node that ran it takes its own parked cgroup back, limits and all;
+// a task of the same shape reusing one gets the same limits as a fresh cgroup.
+TEST_P(CgroupDriverContractTest, ParkedCgroupServesItsOwnTaskAgainAndTasksOfTheSameShape) {
+  CgroupDriver& d = *t_->driver;
+  if (d.Version() != "v1") GTEST_SKIP() << "only v1 parks cgroups";
+  CgroupLimits shape;
+  shape.memory_bytes = 48 << 20;
+  shape.pids_max = 9;
+  shape.cpus = 1.0;
+  ASSERT_TRUE(d.Create("task-a", shape));
+  ASSERT_TRUE(d.Recycle("task-a"));
+  ASSERT_TRUE(d.Create("task-a", shape));
+  EXPECT_TRUE(d.Exists("task-a"));
+  EXPECT_EQ(d.List(), (std::vector<std::string>{"task-a"}));
+  ASSERT_TRUE(d.Recycle("task-a"));
+  ASSERT_TRUE(d.Create("task-b", shape));
+  EXPECT_FALSE(std::filesystem::exists(t_->dir("memory", "task-a")));
+  EXPECT_EQ(Trim(ReadFile(t_->dir("memory", "task-b") + "/memory.limit_in_bytes")), "50331648");
+  EXPECT_EQ(Trim(ReadFile(t_->dir("pids", "task-b") + "/pids.max")), "9");
+  EXPECT_EQ(Trim(ReadFile(t_->dir("cpu", "task-b") + "/cpu.cfs_quota_us")), "100000");
+  EXPECT_EQ(d.List(), (std::vector<std::string>{"task-b"}));
 }
 
 TEST_P(CgroupDriverContractTest, RejectsInvalidNames) {
@@ -516,6 +544,27 @@ TEST_F(CgroupEnforcementTest, RecycledCgroupMeasuresOnlyItsNewTask) {
   EXPECT_LT(after->memory_peak_bytes, 8 << 20);
   EXPECT_LT(after->cpu_seconds, before->cpu_seconds);
   EXPECT_EQ(after->oom_kills, 0);
+}
+
+// A task that leaves much page cache charged behind (here a 16 MiB file it wrote) has it
+// reclaimed before its cgroup is reused; a small leftover is not worth the reclaim pass.
+TEST_F(CgroupEnforcementTest, RecycledCgroupStartsWithoutThePageCacheLeftBehind) {
+  if (t_->driver->Version() != "v1") GTEST_SKIP() << "only v1 resets its counters";
+  const std::string file = dir_.path() + "/written";
+  auto first = Start("writer", {}, "head -c 16777216 /dev/zero > " + file);
+  ASSERT_TRUE(first) << first.error().message;
+  first->exit.get();
+  auto before = t_->driver->Usage("writer");
+  ASSERT_TRUE(before);
+  ASSERT_GE(before->memory_current_bytes, 8 << 20);  // the file's pages, still charged here
+  ASSERT_TRUE(WaitUntil([&] { return static_cast<bool>(t_->driver->Recycle("writer")); }));
+  auto second = Start("reader", {}, "true");
+  ASSERT_TRUE(second) << second.error().message;
+  second->exit.get();
+  auto after = t_->driver->Usage("reader");
+  ASSERT_TRUE(after);
+  EXPECT_LT(after->memory_current_bytes, 4 << 20);
+  EXPECT_LT(after->memory_peak_bytes, 4 << 20);
 }
 
 TEST_F(CgroupEnforcementTest, PidsLimitStopsForks) {

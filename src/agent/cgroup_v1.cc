@@ -3,10 +3,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <deque>
+#include <map>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -24,6 +27,12 @@ struct Hierarchy {
   std::string own_dir;   // <mount>/<own path>
   std::string base_dir;  // own_dir/<base>
   std::set<std::string> controllers;
+};
+
+// A cgroup as this driver left it.
+struct Known {
+  std::vector<bool> dirs;               // by index in the driver's hierarchies: its directory is there
+  std::optional<CgroupLimits> written;  // the limits its last successful Create wrote
 };
 
 class CgroupV1Driver final : public CgroupDriver {
@@ -59,28 +68,52 @@ class CgroupV1Driver final : public CgroupDriver {
       return Fail(ErrorCode::kInvalidArgument, fmt::format("invalid cgroup name \"{}\"", name));
     }
     // A parked cgroup from an ended task saves the kernel's memcg creation (see Recycle).
-    if (!Exists(name)) {
-      if (std::optional<std::string> parked = TakeParked()) {
-        if (!RenameEverywhere(*parked, name)) (void)RemoveEverywhere(*parked);
+    // It is renamed for its new task (a task requeued onto this node takes its own back).
+    Known known;
+    if (Unpark(name)) {
+      known = Lookup(name).value_or(Known{});
+    } else if (std::optional<Known> mine = Lookup(name)) {
+      known = std::move(*mine);
+    } else if (std::optional<std::string> parked; !Exists(name) && (parked = TakeParked())) {
+      known = Lookup(*parked).value_or(Known{});
+      known.dirs = Dirs(*parked);
+      if (RenameEverywhere(*parked, name, known.dirs)) {
+        Forget(*parked);
+      } else {
+        (void)RemoveEverywhere(*parked);
+        known = Known{};
       }
     }
-    for (const Hierarchy& h : hierarchies_) {
-      if (!Needed(h, limits)) continue;
+    if (known.dirs.empty()) known.dirs = Dirs(name);  // fresh, or adopted from an earlier agent
+    // Limits equal to those last written in full need no rewrite (a parked cgroup reused for a
+    // task of the same shape); until this Create succeeds, none count as written.
+    const std::optional<CgroupLimits> prior = std::exchange(known.written, std::nullopt);
+    for (std::size_t i = 0; i < hierarchies_.size(); ++i) {
+      const Hierarchy& h = hierarchies_[i];
+      if (!Needed(h, limits) || known.dirs[i]) continue;
       // The base exists since Probe; make it again only if someone removed it.
       if (auto r = MakeDir(JoinPath(h.base_dir, name)); !r) {
         if (auto base = MakeDir(h.base_dir); !base) return base;
         if (auto again = MakeDir(JoinPath(h.base_dir, name)); !again) return again;
       }
+      known.dirs[i] = true;
     }
-    // Present only where it works (see Probe), and used only to pin.
-    if (const Hierarchy* h = Find("cpuset"); h != nullptr && Needed(*h, limits)) {
-      const std::string dir = JoinPath(h->base_dir, name);
-      if (auto r = CopyCpuset(h->base_dir, dir, limits.cpuset_cpus); !r) return r;
+    Remember(name, known);
+    // Present only where it works (see Probe), and used only to pin. A parked cgroup that came
+    // along but is not needed now is widened to the parent's CPUs: the same as not being in one.
+    if (const int i = Index("cpuset"); i >= 0 && known.dirs[i]) {
+      const Hierarchy& h = hierarchies_[i];
+      if (!prior || prior->cpuset_cpus != limits.cpuset_cpus) {
+        if (auto r = CopyCpuset(h.base_dir, JoinPath(h.base_dir, name), limits.cpuset_cpus, !prior); !r) {
+          return r;
+        }
+      }
     }
-    if (const Hierarchy* h = Find("memory"); h != nullptr && support_.memory) {
+    if (const Hierarchy* h = Find("memory");
+        h != nullptr && support_.memory && (!prior || prior->memory_bytes != limits.memory_bytes)) {
       if (auto r = ApplyMemory(JoinPath(h->base_dir, name), limits.memory_bytes); !r) return r;
     }
-    if (const Hierarchy* h = Find("cpu"); h != nullptr && support_.cpu) {
+    if (const Hierarchy* h = Find("cpu"); h != nullptr && support_.cpu && (!prior || prior->cpus != limits.cpus)) {
       const std::string dir = JoinPath(h->base_dir, name);
       std::string quota = "-1";
       if (limits.cpus) {
@@ -95,7 +128,8 @@ class CgroupV1Driver final : public CgroupDriver {
       const std::int64_t shares = limits.cpus ? CpuShares(*limits.cpus) : 1024;
       if (auto r = WriteControl(JoinPath(dir, "cpu.shares"), std::to_string(shares), fake_); !r) return r;
     }
-    if (const Hierarchy* h = Find("pids"); h != nullptr && support_.pids) {
+    if (const Hierarchy* h = Find("pids");
+        h != nullptr && support_.pids && (!prior || prior->pids_max != limits.pids_max)) {
       const std::string value = limits.pids_max ? std::to_string(*limits.pids_max) : "max";
       if (auto r = WriteControl(JoinPath(JoinPath(h->base_dir, name), "pids.max"), value, fake_);
           !r) {
@@ -110,11 +144,13 @@ class CgroupV1Driver final : public CgroupDriver {
         if (auto r = WriteControl(file, rule, fake_); !r) return r;
       }
     }
+    known.written = limits;
+    Remember(name, std::move(known));
     return {};
   }
 
   bool Exists(const std::string& name) const override {
-    if (!ValidCgroupName(name) || hierarchies_.empty()) return false;
+    if (!ValidCgroupName(name) || hierarchies_.empty() || IsParked(name)) return false;
     return IsDir(JoinPath(Primary().base_dir, name));
   }
 
@@ -123,9 +159,9 @@ class CgroupV1Driver final : public CgroupDriver {
       return Fail(ErrorCode::kNotFound, fmt::format("no cgroup {}", Describe(name)));
     }
     CgroupPlacement placement;
-    for (const Hierarchy& h : hierarchies_) {
-      const std::string dir = JoinPath(h.base_dir, name);
-      if (IsDir(dir)) placement.procs_files.push_back(JoinPath(dir, "cgroup.procs"));
+    const std::vector<bool> dirs = Dirs(name);
+    for (std::size_t i = 0; i < hierarchies_.size(); ++i) {
+      if (dirs[i]) placement.procs_files.push_back(JoinPath(JoinPath(hierarchies_[i].base_dir, name), "cgroup.procs"));
     }
     return placement;
   }
@@ -134,10 +170,11 @@ class CgroupV1Driver final : public CgroupDriver {
     if (!Exists(name)) {
       return Fail(ErrorCode::kNotFound, fmt::format("no cgroup {}", Describe(name)));
     }
-    for (const Hierarchy& h : hierarchies_) {
-      const std::string dir = JoinPath(h.base_dir, name);
-      if (!IsDir(dir)) continue;
-      if (auto r = WriteControl(JoinPath(dir, "cgroup.procs"), std::to_string(pid), fake_); !r) return r;
+    const std::vector<bool> dirs = Dirs(name);
+    for (std::size_t i = 0; i < hierarchies_.size(); ++i) {
+      if (!dirs[i]) continue;
+      const std::string procs = JoinPath(JoinPath(hierarchies_[i].base_dir, name), "cgroup.procs");
+      if (auto r = WriteControl(procs, std::to_string(pid), fake_); !r) return r;
     }
     return {};
   }
@@ -168,23 +205,26 @@ class CgroupV1Driver final : public CgroupDriver {
   std::vector<pid_t> Pids(const std::string& name) const override {
     std::set<pid_t> pids;
     if (!ValidCgroupName(name)) return {};
-    for (const Hierarchy& h : hierarchies_) {
-      for (pid_t pid : ReadPids(JoinPath(JoinPath(h.base_dir, name), "cgroup.procs"))) {
+    const std::vector<bool> dirs = Dirs(name);
+    for (std::size_t i = 0; i < hierarchies_.size(); ++i) {
+      if (!dirs[i]) continue;
+      for (pid_t pid : ReadPids(JoinPath(JoinPath(hierarchies_[i].base_dir, name), "cgroup.procs"))) {
         pids.insert(pid);
       }
     }
     return {pids.begin(), pids.end()};
   }
 
-  void KillAll(const std::string& name) override {
-    if (!ValidCgroupName(name)) return;
-    const Hierarchy* freezer = Find("freezer");
-    const std::string freezer_dir = freezer ? JoinPath(freezer->base_dir, name) : "";
-    const bool can_freeze = freezer != nullptr && !fake_ && IsDir(freezer_dir);
+  bool KillAll(const std::string& name) override {
+    if (!ValidCgroupName(name)) return true;
+    const int freezer = Index("freezer");
+    const std::string freezer_dir = freezer >= 0 ? JoinPath(hierarchies_[freezer].base_dir, name) : "";
+    const bool can_freeze = freezer >= 0 && !fake_ && Dirs(name)[freezer];
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     for (;;) {
       const std::vector<pid_t> pids = Pids(name);
-      if (pids.empty() || std::chrono::steady_clock::now() >= deadline) break;
+      if (pids.empty()) return true;
+      if (std::chrono::steady_clock::now() >= deadline) return false;
       bool frozen = false;
       if (can_freeze && WriteControl(JoinPath(freezer_dir, "freezer.state"), "FROZEN", false)) {
         frozen = true;
@@ -211,15 +251,18 @@ class CgroupV1Driver final : public CgroupDriver {
     if (!ValidCgroupName(name)) {
       return Fail(ErrorCode::kInvalidArgument, fmt::format("invalid cgroup name \"{}\"", name));
     }
+    (void)Unpark(name);
     return RemoveEverywhere(name);
   }
 
   Result<> Recycle(const std::string& name) override {
-    if (!ValidCgroupName(name) || IsParkedName(name)) {
+    if (!ValidCgroupName(name)) {
       return Fail(ErrorCode::kInvalidArgument, fmt::format("invalid cgroup name \"{}\"", name));
     }
     if (!Exists(name)) return Fail(ErrorCode::kNotFound, fmt::format("no cgroup {}", Describe(name)));
-    if (!Pids(name).empty()) {
+    // Its processes are in every hierarchy alike (the launcher joins them all before exec, and
+    // only root moves a process), and KillAll found none in any: one hierarchy confirms it.
+    if (!ReadPids(JoinPath(JoinPath(Primary().base_dir, name), "cgroup.procs")).empty()) {
       return Fail(ErrorCode::kFailedPrecondition, fmt::format("cgroup {} still holds processes", Describe(name)));
     }
     {
@@ -232,8 +275,14 @@ class CgroupV1Driver final : public CgroupDriver {
       if (ReadKeyed(JoinPath(dir, "memory.oom_control"), "oom_kill").value_or(0) > 0) {
         return Fail(ErrorCode::kFailedPrecondition, "an OOM kill was counted");
       }
-      // Reclaims the ended task's page cache, still charged here, then restarts the peaks.
-      (void)WriteControl(JoinPath(dir, "memory.force_empty"), "0", fake_);
+      // Reclaims the ended task's page cache, still charged here, then restarts the peaks. What a
+      // short task leaves (some slab, a page of output: ~250 KiB) is not worth the reclaim pass:
+      // force_empty drains every CPU's LRU and stock and walks the shrinkers, which cost more
+      // than a fresh memcg. Below kReclaimAbove the next task starts with that much charged; it
+      // is clean and reclaimable, so it never pushes the task into OOM.
+      if (ReadInt(JoinPath(dir, "memory.usage_in_bytes")).value_or(kReclaimAbove + 1) > kReclaimAbove) {
+        (void)WriteControl(JoinPath(dir, "memory.force_empty"), "0", fake_);
+      }
       if (auto r = WriteControl(JoinPath(dir, "memory.max_usage_in_bytes"), "0", fake_); !r) return r;
       if (has_memsw_) (void)WriteControl(JoinPath(dir, "memory.memsw.max_usage_in_bytes"), "0", fake_);
     }
@@ -245,23 +294,26 @@ class CgroupV1Driver final : public CgroupDriver {
     if (const Hierarchy* h = Find("cpuacct")) {
       if (auto r = WriteControl(JoinPath(JoinPath(h->base_dir, name), "cpuacct.usage"), "0", fake_); !r) return r;
     }
-    // Pinning and device rules differ per task: those parts are removed, the rest parked.
-    // (Create rewrites a co-mounted cpuset; device rules co-mounted with a kept controller
-    // could not be undone, so such a cgroup is not parked.)
-    for (const Hierarchy& h : hierarchies_) {
-      const std::string dir = JoinPath(h.base_dir, name);
-      if (!Needed(h, CgroupLimits{})) {
-        if (auto r = RemoveDir(dir, fake_); !r) return r;
-      } else if (h.controllers.count("devices") != 0 && IsDir(dir)) {
+    // Device rules differ per task and cannot be undone: that part is removed, the rest parked
+    // (device rules co-mounted with a kept controller could not be, so such a cgroup is not
+    // parked). A cpuset is parked too: Create rewrites its CPUs, pinned or the parent's.
+    Known known = Lookup(name).value_or(Known{});
+    known.dirs = Dirs(name);
+    for (std::size_t i = 0; i < hierarchies_.size(); ++i) {
+      const Hierarchy& h = hierarchies_[i];
+      if (!known.dirs[i]) continue;
+      if (!Needed(h, CgroupLimits{}) && h.controllers.count("cpuset") == 0) {
+        if (auto r = RemoveDir(JoinPath(h.base_dir, name), fake_); !r) return r;
+        known.dirs[i] = false;
+        Remember(name, known);
+      } else if (h.controllers.count("devices") != 0) {
         return Fail(ErrorCode::kFailedPrecondition, "its device rules cannot be reset");
       }
     }
-    const std::string parked = fmt::format("{}{}", kParkedPrefix, next_parked_++);
-    if (!RenameEverywhere(name, parked)) {
-      return Fail(ErrorCode::kInternal, fmt::format("cannot park cgroup {}", Describe(name)));
-    }
+    // Parked under its own name (renamed only when reused): unlisted, and no longer Exists.
+    Remember(name, std::move(known));
     std::lock_guard lock(pool_mu_);
-    parked_.push_back(parked);
+    parked_.push_back(name);
     return {};
   }
 
@@ -278,13 +330,19 @@ class CgroupV1Driver final : public CgroupDriver {
     std::set<std::string> names;
     for (const Hierarchy& h : hierarchies_) {
       for (std::string& n : SubDirs(h.base_dir)) {
-        if (ValidCgroupName(n) && !IsParkedName(n)) names.insert(std::move(n));
+        if (ValidCgroupName(n)) names.insert(std::move(n));
       }
     }
+    std::lock_guard lock(pool_mu_);
+    for (const std::string& parked : parked_) names.erase(parked);
     return {names.begin(), names.end()};
   }
 
   Result<> RemoveBase() override {
+    {
+      std::lock_guard lock(known_mu_);
+      known_.clear();
+    }
     Result<> result;
     for (const Hierarchy& h : hierarchies_) {
       auto r = RemoveDir(h.base_dir, fake_);
@@ -300,12 +358,23 @@ class CgroupV1Driver final : public CgroupDriver {
 
  private:
   static constexpr long long kPeriodUs = 100000;
-  // Parked cgroups are named "pool-N" beneath the base; task cgroups never start so.
-  static constexpr std::string_view kParkedPrefix = "pool-";
   // Enough for the tasks a node runs at once; beyond it ended tasks' cgroups are removed.
   static constexpr std::size_t kMaxParked = 64;
+  // Recycle reclaims a parked memcg's leftover charge only above this (see Recycle).
+  static constexpr std::int64_t kReclaimAbove = 1 << 20;
 
-  static bool IsParkedName(std::string_view name) { return name.starts_with(kParkedPrefix); }
+  bool IsParked(const std::string& name) const {
+    std::lock_guard lock(pool_mu_);
+    return std::find(parked_.begin(), parked_.end(), name) != parked_.end();
+  }
+  // Takes `name` out of the pool; false when it was not parked.
+  bool Unpark(const std::string& name) {
+    std::lock_guard lock(pool_mu_);
+    auto it = std::find(parked_.begin(), parked_.end(), name);
+    if (it == parked_.end()) return false;
+    parked_.erase(it);
+    return true;
+  }
 
   std::optional<std::string> TakeParked() {
     std::lock_guard lock(pool_mu_);
@@ -315,13 +384,14 @@ class CgroupV1Driver final : public CgroupDriver {
     return name;
   }
 
-  // Renames `from` to `to` in every hierarchy that has it (cgroupfs renames within a parent),
-  // all or nothing.
-  bool RenameEverywhere(const std::string& from, const std::string& to) {
+  // Renames `from` to `to` in every hierarchy that has it (`dirs`, see Dirs; cgroupfs renames
+  // within a parent), all or nothing.
+  bool RenameEverywhere(const std::string& from, const std::string& to, const std::vector<bool>& dirs) {
     std::vector<const Hierarchy*> done;
-    for (const Hierarchy& h : hierarchies_) {
+    for (std::size_t i = 0; i < hierarchies_.size(); ++i) {
+      const Hierarchy& h = hierarchies_[i];
       const std::string src = JoinPath(h.base_dir, from);
-      if (!IsDir(src)) continue;
+      if (!dirs[i]) continue;
       if (std::rename(src.c_str(), JoinPath(h.base_dir, to).c_str()) != 0) {
         for (const Hierarchy* back : done) {
           (void)std::rename(JoinPath(back->base_dir, to).c_str(), JoinPath(back->base_dir, from).c_str());
@@ -354,11 +424,52 @@ class CgroupV1Driver final : public CgroupDriver {
 
   Result<> RemoveEverywhere(const std::string& name) {
     Result<> result;
-    for (const Hierarchy& h : hierarchies_) {
-      auto r = RemoveDir(JoinPath(h.base_dir, name), fake_);
-      if (!r && result) result = r;
+    std::vector<bool> dirs = Dirs(name);
+    for (std::size_t i = 0; i < hierarchies_.size(); ++i) {
+      if (!dirs[i]) continue;
+      if (auto r = RemoveDir(JoinPath(hierarchies_[i].base_dir, name), fake_); r) {
+        dirs[i] = false;
+      } else if (result) {
+        result = r;
+      }
+    }
+    if (result) {
+      Forget(name);
+    } else if (std::optional<Known> known = Lookup(name)) {
+      known->dirs = std::move(dirs);
+      Remember(name, std::move(*known));
     }
     return result;
+  }
+
+  int Index(std::string_view controller) const {
+    for (std::size_t i = 0; i < hierarchies_.size(); ++i) {
+      if (hierarchies_[i].controllers.count(std::string(controller)) != 0) return static_cast<int>(i);
+    }
+    return -1;
+  }
+
+  std::optional<Known> Lookup(const std::string& name) const {
+    std::lock_guard lock(known_mu_);
+    auto it = known_.find(name);
+    if (it == known_.end()) return std::nullopt;
+    return it->second;
+  }
+  void Remember(const std::string& name, Known known) {
+    std::lock_guard lock(known_mu_);
+    known_[name] = std::move(known);
+  }
+  void Forget(const std::string& name) {
+    std::lock_guard lock(known_mu_);
+    known_.erase(name);
+  }
+  // Which hierarchies hold `name`'s directory (by index in hierarchies_): as this driver left
+  // them, or else as found on disk.
+  std::vector<bool> Dirs(const std::string& name) const {
+    if (std::optional<Known> known = Lookup(name)) return known->dirs;
+    std::vector<bool> dirs;
+    for (const Hierarchy& h : hierarchies_) dirs.push_back(IsDir(JoinPath(h.base_dir, name)));
+    return dirs;
   }
 
   const Hierarchy& Primary() const {
@@ -366,22 +477,27 @@ class CgroupV1Driver final : public CgroupDriver {
     return memory != nullptr ? *memory : hierarchies_.front();
   }
 
-  // cpuset.mems always from the parent; cpuset.cpus pinned or from the parent. A new v1 cpuset
-  // cgroup starts empty, and no process can join it until both are set.
-  Result<> CopyCpuset(const std::string& parent, const std::string& dir, const std::string& cpus) {
-    auto parent_cpus = ReadControl(JoinPath(parent, "cpuset.cpus"));
-    auto parent_mems = ReadControl(JoinPath(parent, "cpuset.mems"));
-    if (!parent_cpus || !parent_mems) {
-      return Fail(ErrorCode::kInternal, fmt::format("cannot read the cpuset of {}", parent));
-    }
+  // cpuset.mems from the parent (where `fresh`: a new v1 cpuset cgroup starts empty, and no
+  // process can join it until both are set); cpuset.cpus pinned or from the parent.
+  Result<> CopyCpuset(const std::string& parent, const std::string& dir, const std::string& cpus,
+                      bool fresh = true) {
     auto trim = [](std::string s) {
       while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
       return s;
     };
-    const std::string mems = trim(*parent_mems);
-    const std::string want_cpus = cpus.empty() ? trim(*parent_cpus) : cpus;
-    if (!mems.empty()) {
-      if (auto r = WriteControl(JoinPath(dir, "cpuset.mems"), mems, fake_); !r) return r;
+    std::string want_cpus = cpus;
+    if (want_cpus.empty()) {
+      auto parent_cpus = ReadControl(JoinPath(parent, "cpuset.cpus"));
+      if (!parent_cpus) return Fail(ErrorCode::kInternal, fmt::format("cannot read the cpuset of {}", parent));
+      want_cpus = trim(*parent_cpus);
+    }
+    if (fresh) {
+      auto parent_mems = ReadControl(JoinPath(parent, "cpuset.mems"));
+      if (!parent_mems) return Fail(ErrorCode::kInternal, fmt::format("cannot read the cpuset of {}", parent));
+      const std::string mems = trim(*parent_mems);
+      if (!mems.empty()) {
+        if (auto r = WriteControl(JoinPath(dir, "cpuset.mems"), mems, fake_); !r) return r;
+      }
     }
     if (!want_cpus.empty()) {
       if (auto r = WriteControl(JoinPath(dir, "cpuset.cpus"), want_cpus, fake_); !r) return r;
@@ -467,12 +583,6 @@ class CgroupV1Driver final : public CgroupDriver {
       }
       return false;
     });
-    // Cgroups an earlier agent parked (it stopped without draining them) are not known here.
-    for (const Hierarchy& h : hierarchies_) {
-      for (const std::string& n : SubDirs(h.base_dir)) {
-        if (IsParkedName(n)) (void)RemoveDir(JoinPath(h.base_dir, n), fake_);
-      }
-    }
     if (Find("freezer") == nullptr) {
       support_.problems.push_back(
           "cgroup v1: no freezer hierarchy: killing a forking task is not atomic");
@@ -490,9 +600,15 @@ class CgroupV1Driver final : public CgroupDriver {
   std::vector<Hierarchy> hierarchies_;
   IsolationSupport support_;
   bool has_memsw_ = false;
-  std::mutex pool_mu_;
-  std::deque<std::string> parked_;  // guarded by pool_mu_: empty cgroups ready for Create
-  std::uint64_t next_parked_ = 0;   // Recycle's (janitor) thread only
+  // What this driver knows of the cgroups it made or parked: saves a stat per hierarchy on
+  // most calls and, when a parked cgroup serves a task of the same shape, rewriting equal
+  // limits (each cgroupfs access walks kernfs: it was most of isolation's cost per task).
+  mutable std::mutex known_mu_;
+  std::map<std::string, Known> known_;  // guarded by known_mu_
+  mutable std::mutex pool_mu_;
+  // Guarded by pool_mu_: the names of emptied cgroups ready for Create (those an earlier agent
+  // parked are not known here: List shows them as leftovers).
+  std::deque<std::string> parked_;
 };
 
 }  // namespace

@@ -137,15 +137,17 @@ class CgroupV2Driver final : public CgroupDriver {
     return ReadPids(JoinPath(JoinPath(base_dir_, name), "cgroup.procs"));
   }
 
-  void KillAll(const std::string& name) override {
-    if (!ValidCgroupName(name)) return;
+  bool KillAll(const std::string& name) override {
+    if (!ValidCgroupName(name) || Pids(name).empty()) return true;
     const std::string dir = JoinPath(base_dir_, name);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     const std::string kill_file = JoinPath(dir, "cgroup.kill");
     const std::string freeze_file = JoinPath(dir, "cgroup.freeze");
     const bool has_kill = !fake_ && ::access(kill_file.c_str(), F_OK) == 0;
     const bool has_freeze = !fake_ && ::access(freeze_file.c_str(), F_OK) == 0;
-    while (!Pids(name).empty() && std::chrono::steady_clock::now() < deadline) {
+    for (;;) {
+      if (Pids(name).empty()) return true;
+      if (std::chrono::steady_clock::now() >= deadline) return false;
       if (has_kill && WriteControl(kill_file, "1", false)) {
         // cgroup.kill is atomic with respect to forks; wait (bounded) for the exits.
       } else {

@@ -150,9 +150,9 @@ class TaskIsolation::Janitor {
       queue_.pop_front();
       busy_ = true;
       lock.unlock();
-      driver_.KillAll(item.name);
       // Parked for the next task where the host allows it (the cheap path), else removed.
-      Result<> removed = driver_.Recycle(item.name);
+      Result<> removed = driver_.KillAll(item.name) ? driver_.Recycle(item.name)
+                                                     : Fail(ErrorCode::kFailedPrecondition, "processes remain");
       if (!removed) removed = driver_.Remove(item.name);
       lock.lock();
       busy_ = false;
