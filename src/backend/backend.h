@@ -32,6 +32,7 @@ struct BackendJobUpdate {
 // The pool's nodes as the backend reports them, or why the pool cannot be used now.
 struct PoolNodes {
   std::vector<model::Node> nodes;
+  std::vector<model::Resources> idle;  // per node, in order: what the backend has not allocated
   std::string unavailable_reason;  // "" = usable
 };
 
@@ -44,8 +45,10 @@ class Backend {
   virtual void Submit(model::Job job, std::function<void(Result<std::string>)> done) = 0;
   // The changes of every job submitted or adopted since the last Poll; final ones once.
   virtual void Poll(std::function<void(Result<std::vector<BackendJobUpdate>>)> done) = 0;
-  // Cancels the job's attempt (idempotent); its final state arrives through Poll.
-  virtual void Cancel(model::JobId job, std::function<void(Result<>)> done) = 0;
+  // Cancels the job's attempt (idempotent); its final state arrives through Poll. With
+  // `only_pending`, only while the backend still has it queued (a job that started meanwhile
+  // runs on, and its updates say so).
+  virtual void Cancel(model::JobId job, bool only_pending, std::function<void(Result<>)> done) = 0;
   virtual void Nodes(std::function<void(PoolNodes)> done) = 0;
   // After a restart: tracks a job submitted earlier, by the backend's id for it.
   virtual void Adopt(model::JobId job, std::string backend_id) = 0;

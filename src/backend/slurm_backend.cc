@@ -60,9 +60,9 @@ void SlurmBackend::Poll(std::function<void(Result<std::vector<BackendJobUpdate>>
   });
 }
 
-void SlurmBackend::Cancel(model::JobId job, std::function<void(Result<>)> done) {
-  Enqueue([this, job, done = std::move(done)]() mutable {
-    Result<> r = pool_->Cancel(job);
+void SlurmBackend::Cancel(model::JobId job, bool only_pending, std::function<void(Result<>)> done) {
+  Enqueue([this, job, only_pending, done = std::move(done)]() mutable {
+    Result<> r = pool_->Cancel(job, only_pending);
     loop_.Post([done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
   });
 }
@@ -70,7 +70,7 @@ void SlurmBackend::Cancel(model::JobId job, std::function<void(Result<>)> done) 
 void SlurmBackend::Nodes(std::function<void(PoolNodes)> done) {
   Enqueue([this, done = std::move(done)]() mutable {
     PoolNodes out;
-    auto nodes = pool_->RefreshNodes();
+    auto nodes = pool_->RefreshNodes(&out.idle);
     if (nodes) {
       out.nodes = std::move(*nodes);
     } else {

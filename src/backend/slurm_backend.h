@@ -26,7 +26,7 @@ class SlurmBackend final : public Backend {
   const std::string& pool() const override { return name_; }
   void Submit(model::Job job, std::function<void(Result<std::string>)> done) override;
   void Poll(std::function<void(Result<std::vector<BackendJobUpdate>>)> done) override;
-  void Cancel(model::JobId job, std::function<void(Result<>)> done) override;
+  void Cancel(model::JobId job, bool only_pending, std::function<void(Result<>)> done) override;
   void Nodes(std::function<void(PoolNodes)> done) override;
   void Adopt(model::JobId job, std::string backend_id) override;
   void Find(model::JobId job, int attempt, std::function<void(Result<std::string>)> done) override;

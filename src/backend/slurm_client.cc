@@ -109,8 +109,11 @@ class CommandSlurmClient final : public SlurmClient {
     return found;
   }
 
-  Result<void> Cancel(const std::string& id) override {
-    const CommandOutcome o = Run("scancel", {id}, BaseEnv());
+  Result<void> Cancel(const std::string& id, bool only_pending) override {
+    std::vector<std::string> args;
+    if (only_pending) args.push_back("--state=PENDING");
+    args.push_back(id);
+    const CommandOutcome o = Run("scancel", args, BaseEnv());
     if (o.ok()) return {};
     const std::string text = Lower(o.err + o.out);
     if (o.exec_errno == 0 && !o.timed_out &&
@@ -206,6 +209,20 @@ bool SlurmNode::available() const {
                                                    "alloc", "completing", "comp", "planned",
                                                    "plnd",  "reserved",   "resv"};
   return !not_responding && std::find(kUsable.begin(), kUsable.end(), base) != kUsable.end();
+}
+
+model::Resources IdleResources(const SlurmNode& node) {
+  model::Resources idle;
+  if (!node.available() || Contains(Lower(node.state), "drain") || node.cpus <= 0) return idle;
+  const int free_cpus = std::clamp(node.cpus - node.cpus_allocated, 0, node.cpus);
+  idle.cpu_milli = static_cast<std::int64_t>(free_cpus) * 1000;
+  if (node.cpus_allocated <= 0) {
+    idle.memory_bytes = node.memory_bytes;
+    idle.gpus = node.gpus;
+  } else {
+    idle.memory_bytes = node.memory_bytes / node.cpus * free_cpus;
+  }
+  return idle;
 }
 
 model::Node ToModelNode(const SlurmNode& node, const std::string& pool) {

@@ -39,6 +39,11 @@ struct SlurmNode {
 
 // A Slurm node as a Weft node of `pool` (address = the node name, as Slurm scripts use it).
 model::Node ToModelNode(const SlurmNode& node, const std::string& pool);
+// What Slurm has not allocated on the node, as far as sinfo tells: its idle CPUs; its GPUs
+// and memory while none of its CPUs is allocated, else memory in proportion to the idle
+// CPUs and no GPU (sinfo's short format does not say which GRES are in use). Nothing on an
+// unavailable or draining node. An estimate for routing: Slurm has the final say.
+model::Resources IdleResources(const SlurmNode& node);
 
 class SlurmClient {
  public:
@@ -49,7 +54,9 @@ class SlurmClient {
   // ids neither knows are absent from the map.
   virtual Result<std::map<std::string, SlurmJobStatus>> Query(const std::vector<std::string>& ids) = 0;
   // scancel; cancelling a job that already ended succeeds.
-  virtual Result<void> Cancel(const std::string& id) = 0;
+  // scancel; with `only_pending`, only while Slurm still has it queued (scancel
+  // --state=PENDING): a job that started meanwhile keeps running.
+  virtual Result<void> Cancel(const std::string& id, bool only_pending) = 0;
   // sinfo: the nodes of the pool's partition (every node when no partition is configured).
   virtual Result<std::vector<SlurmNode>> Nodes() = 0;
   // The pool is usable: the commands exist, the controller answers, the partition exists.

@@ -85,6 +85,16 @@ TEST(SlurmParse, SinfoNodes) {
   EXPECT_EQ(gpu.capacity.cpu_milli, 64000);
   EXPECT_EQ(gpu.capacity.gpus, 6);
   EXPECT_EQ(ToModelNode(nodes[3], "hpc").state, model::NodeState::kDown);
+
+  // What bursting counts as room: all of an idle node; a mixed node's idle CPUs, memory in
+  // proportion and no GPU; nothing on a drained or unresponsive one.
+  EXPECT_EQ(IdleResources(nodes[0]), (model::Resources{2000, 12052LL << 20, 2}));
+  const model::Resources mixed = IdleResources(nodes[1]);
+  EXPECT_EQ(mixed.cpu_milli, 48000);
+  EXPECT_EQ(mixed.gpus, 0);
+  EXPECT_EQ(mixed.memory_bytes, nodes[1].memory_bytes / 64 * 48);
+  EXPECT_EQ(IdleResources(nodes[2]), model::Resources{});
+  EXPECT_EQ(IdleResources(nodes[3]), model::Resources{});
 }
 
 TEST(SlurmParse, GresAndSbatchIds) {
@@ -246,7 +256,7 @@ TEST_F(FakeBinDir, CheckFindsThePartition) {
 TEST_F(FakeBinDir, CancelOfAnEndedJobSucceedsAndAHangingCommandTimesOut) {
   Write("scancel",
         "echo 'scancel: error: Kill job error on job id 4: Invalid job id specified' >&2; exit 1\n");
-  EXPECT_TRUE(MakeCommandSlurmClient(Config())->Cancel("4"));
+  EXPECT_TRUE(MakeCommandSlurmClient(Config())->Cancel("4", false));
   Write("sinfo", "exec sleep 30\n");
   SlurmPoolConfig c = Config();
   c.command_timeout = std::chrono::milliseconds(300);

@@ -73,7 +73,7 @@ void SlurmPool::Note(const Error& error) {
   if (IsPoolError(error)) unavailable_reason_ = error.message;
 }
 
-Result<std::vector<model::Node>> SlurmPool::RefreshNodes() {
+Result<std::vector<model::Node>> SlurmPool::RefreshNodes(std::vector<model::Resources>* idle) {
   if (auto check = client_->Check(); !check) {
     Note(check.error());
     return tl::unexpected(check.error());
@@ -85,7 +85,10 @@ Result<std::vector<model::Node>> SlurmPool::RefreshNodes() {
   }
   unavailable_reason_.clear();
   std::vector<model::Node> out;
-  for (const SlurmNode& n : *nodes) out.push_back(ToModelNode(n, config_.pool));
+  for (const SlurmNode& n : *nodes) {
+    out.push_back(ToModelNode(n, config_.pool));
+    if (idle) idle->push_back(IdleResources(n));
+  }
   return out;
 }
 
@@ -173,11 +176,11 @@ Result<std::vector<SlurmJobUpdate>> SlurmPool::Poll() {
   return updates;
 }
 
-Result<void> SlurmPool::Cancel(model::JobId job) {
+Result<void> SlurmPool::Cancel(model::JobId job, bool only_pending) {
   const auto it = jobs_.find(job);
   if (it == jobs_.end())
     return Fail(ErrorCode::kNotFound, fmt::format("job {} has no Slurm job in pool {}", job, config_.pool));
-  auto r = client_->Cancel(it->second.slurm_id);
+  auto r = client_->Cancel(it->second.slurm_id, only_pending);
   if (!r) Note(r.error());
   return r;
 }

@@ -43,7 +43,8 @@ class SlurmPool {
 
   // Check + sinfo: the pool's nodes (as model::Node of this pool); marks the pool unavailable
   // (and returns the error) when Slurm cannot be used.
-  Result<std::vector<model::Node>> RefreshNodes();
+  // With `idle`, also what Slurm has not allocated on each node (IdleResources), in order.
+  Result<std::vector<model::Node>> RefreshNodes(std::vector<model::Resources>* idle = nullptr);
   // Submits the job's current attempt; the Slurm job id. A pool-level error (commands
   // missing, controller down, bad partition) also marks the pool unavailable.
   Result<std::string> Submit(const model::Job& job);
@@ -59,7 +60,7 @@ class SlurmPool {
   // the last poll. Final jobs are reported once and then forgotten.
   Result<std::vector<SlurmJobUpdate>> Poll();
   // scancel of the job's Slurm job; the CANCELLED state arrives through Poll.
-  Result<void> Cancel(model::JobId job);
+  Result<void> Cancel(model::JobId job, bool only_pending = false);
 
  private:
   struct Tracked {

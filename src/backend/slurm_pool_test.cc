@@ -28,7 +28,7 @@ class FakeClient : public SlurmClient {
     if (query_error) return tl::unexpected(*query_error);
     return statuses;
   }
-  Result<void> Cancel(const std::string& id) override {
+  Result<void> Cancel(const std::string& id, bool) override {
     cancelled.push_back(id);
     return {};
   }

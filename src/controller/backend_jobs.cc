@@ -13,6 +13,7 @@
 #include <fmt/ranges.h>
 
 #include "backend/slurm_translate.h"
+#include "sched/quota.h"
 #include "common/log.h"
 #include "controller/controller.h"
 
@@ -74,13 +75,15 @@ std::string Controller::NextBackendPool(const model::JobSpec& spec, const std::s
   return "";
 }
 
-void Controller::FailOver(JobId id, const std::string& why) {
+void Controller::FailOver(JobId id, const std::string& why, JobState ended_as) {
   Job& job = jobs_.at(id).job;
   const std::string failed = job.backend_pool;
+  ReleaseFromBackend(id);
+  leaving_backend_.erase(id);
   const TimePoint now = loop_.clock().Now();
   model::AttemptRecord attempt;
   attempt.attempt = job.restart_count;
-  attempt.state = JobState::kFailed;
+  attempt.state = ended_as;
   attempt.reason = fmt::format("pool {}: {}", failed, why);
   attempt.start_time = job.start_time.value_or(now);
   attempt.end_time = now;
@@ -98,7 +101,8 @@ void Controller::FailOver(JobId id, const std::string& why) {
   }
   Log(LogLevel::kInfo, "job {}: {}; failing over to pool {}", id, attempt.reason, next);
   if (backend_pools_.contains(next)) {
-    SubmitToBackend(id, next);
+    RouteToBackend(id, next);
+    PersistJobs({id});
     return;
   }
   // An agents pool: the scheduler places it there (its pools list still names the others,
@@ -159,7 +163,7 @@ void Controller::OnBackendSubmitted(JobId id, int attempt, Result<std::string> b
 void Controller::ReattachBackendJob(JobId id) {
   Job& job = jobs_.at(id).job;
   if (job.backend_pool.empty()) {  // durable, but its intent was not: nothing was submitted
-    SubmitToBackend(id, NextBackendPool(job.spec, ""));
+    RouteToBackend(id, NextBackendPool(job.spec, ""));
     return;
   }
   auto pool = backend_pools_.find(job.backend_pool);
@@ -170,6 +174,7 @@ void Controller::ReattachBackendJob(JobId id) {
     PersistJobs({id});
     return;
   }
+  HoldInBackend(job);
   if (!job.backend_id.empty()) {
     pool->second.backend->Adopt(id, job.backend_id);
     return;
@@ -230,6 +235,7 @@ void Controller::PollBackends() {
       });
     }
   }
+  RouteBetweenPools();
   loop_.RunAfter(options_.backend_poll_interval, [this] { PollBackends(); });
 }
 
@@ -242,6 +248,16 @@ void Controller::ApplyBackendUpdates(const std::string& pool, std::vector<backen
     Job& job = it->second.job;
     // Updates of an attempt that is no longer the job's (cancelled, moved on) are stale.
     if (model::IsFinal(job.state) || job.backend_pool != pool || job.backend_id != u.backend_id) continue;
+    if (auto leaving = leaving_backend_.find(u.job); leaving != leaving_backend_.end()) {
+      // Our scancel --state=PENDING (max_pending): it was still queued there, so it moves on;
+      // had it started first, the cancel did nothing and it runs where it is.
+      if (u.state == JobState::kCancelled && job.state == JobState::kPending) {
+        const std::string why = leaving->second;
+        FailOver(u.job, why, JobState::kPending);
+        continue;
+      }
+      if (u.state != JobState::kPending) leaving_backend_.erase(leaving);
+    }
     if (job.tasks.empty()) job.tasks.assign(1, model::TaskRecord{});
     model::TaskRecord& task = job.tasks[0];
     job.reason = u.nodes.empty() ? u.reason : fmt::format("{} on {}", u.reason, fmt::join(u.nodes, ","));
@@ -274,9 +290,198 @@ void Controller::CancelOnBackend(const Job& job) {
   if (job.backend_pool.empty() || job.backend_id.empty()) return;  // no id yet: see OnBackendSubmitted
   auto pool = backend_pools_.find(job.backend_pool);
   if (pool == backend_pools_.end()) return;
-  pool->second.backend->Cancel(job.id, [id = job.id, pool = job.backend_pool](Result<> r) {
+  pool->second.backend->Cancel(job.id, false, [id = job.id, pool = job.backend_pool](Result<> r) {
     if (!r) Log(LogLevel::kWarn, "job {}: scancel in pool {}: {}", id, pool, r.error().message);
   });
+}
+
+// ---- routing between pools: quota, max_pending, burst ----
+
+bool Controller::QuotaAdmits(const Job& job) const {
+  return sched::QuotaLedger(options_.config.queues, QueueUsage()).Admits(QueueOf(job), JobTotal(job));
+}
+
+void Controller::HoldInBackend(const Job& job) {
+  if (backend_held_.contains(job.id)) return;
+  usage_ledger_.Advance(loop_.clock().Now(), QueueUsage());  // bill the past at the old rate
+  backend_held_[job.id] = {QueueOf(job), JobTotal(job)};
+  MarkDirty();
+}
+
+void Controller::ReleaseFromBackend(JobId id) {
+  auto it = backend_held_.find(id);
+  if (it == backend_held_.end()) return;
+  usage_ledger_.Advance(loop_.clock().Now(), QueueUsage());
+  backend_held_.erase(it);
+  MarkDirty();  // the quota it held may admit others
+}
+
+void Controller::RouteToBackend(JobId id, const std::string& pool) {
+  Job& job = jobs_.at(id).job;
+  if (model::IsFinal(job.state) || pool.empty()) return;
+  if (!QuotaAdmits(job)) {
+    awaiting_quota_[id] = pool;
+    job.reason = "QuotaExceeded";
+    StartBackendTimer();
+    return;
+  }
+  awaiting_quota_.erase(id);
+  HoldInBackend(job);
+  SubmitToBackend(id, pool);
+}
+
+TimePoint Controller::EnteredPoolAt(const Job& job) {
+  return job.attempts.empty() ? job.submit_time : job.attempts.back().end_time;
+}
+
+void Controller::RouteBetweenPools() {
+  std::vector<JobId> changed;
+  SubmitAwaitingQuota();
+  MoveOnAfterMaxPending(loop_.clock().Now(), changed);
+  Burst(changed);
+  if (!changed.empty()) PersistJobs(std::move(changed));
+}
+
+void Controller::SubmitAwaitingQuota() {
+  // In submission order; each one admitted charges the quota before the next is asked.
+  for (auto it = awaiting_quota_.begin(); it != awaiting_quota_.end();) {
+    const auto [id, pool] = *it;
+    it = std::next(it);
+    const Job& job = jobs_.at(id).job;
+    if (model::IsFinal(job.state)) {
+      awaiting_quota_.erase(id);
+    } else if (QuotaAdmits(job)) {
+      RouteToBackend(id, pool);
+    }
+  }
+}
+
+void Controller::LeaveAgentsFor(JobId id, const std::string& pool, const std::string& why) {
+  Job& job = jobs_.at(id).job;
+  pending_.erase(id);
+  reserved_.erase(id);
+  job.expected_start.reset();
+  if (!why.empty()) {
+    model::AttemptRecord attempt;
+    attempt.attempt = job.restart_count;
+    attempt.state = JobState::kPending;
+    attempt.reason = why;
+    attempt.start_time = EnteredPoolAt(job);
+    attempt.end_time = loop_.clock().Now();
+    job.attempts.push_back(std::move(attempt));
+  }
+  Log(LogLevel::kInfo, "job {}: {} to pool {}", id, why.empty() ? "bursts" : why + "; moves", pool);
+  MarkDirty();  // what it was promised (a reservation) goes to others
+  RouteToBackend(id, pool);
+}
+
+void Controller::MoveOnAfterMaxPending(TimePoint now, std::vector<JobId>& changed) {
+  // On the agents: to the first backend pool after the agents pool in its list.
+  std::vector<std::pair<JobId, std::string>> moving;
+  for (const auto& [id, pending] : pending_) {
+    const Job& job = jobs_.at(id).job;
+    if (!job.spec.max_pending || preemptors_.contains(id) || now - EnteredPoolAt(job) < *job.spec.max_pending) continue;
+    auto agents = std::find_if(job.spec.pools.begin(), job.spec.pools.end(),
+                               [&](const std::string& p) { return !backend_pools_.contains(p); });
+    if (agents == job.spec.pools.end()) continue;
+    if (std::string next = NextBackendPool(job.spec, *agents); !next.empty()) moving.emplace_back(id, next);
+  }
+  for (const auto& [id, next] : moving) {
+    const Job& job = jobs_.at(id).job;
+    auto agents = std::find_if(job.spec.pools.begin(), job.spec.pools.end(),
+                               [&](const std::string& p) { return !backend_pools_.contains(p); });
+    LeaveAgentsFor(id, next,
+                   fmt::format("pool {}: pending longer than its max-pending ({} s)", *agents,
+                               std::chrono::duration_cast<std::chrono::seconds>(*job.spec.max_pending).count()));
+    changed.push_back(id);
+  }
+  // Queued inside a backend pool: cancelled there only while still queued (the update that
+  // confirms it moves the job on, see ApplyBackendUpdates).
+  for (const auto& [id, held] : backend_held_) {
+    const Job& job = jobs_.at(id).job;
+    if (job.state != JobState::kPending || job.backend_id.empty() || !job.spec.max_pending ||
+        leaving_backend_.contains(id) || now - EnteredPoolAt(job) < *job.spec.max_pending) {
+      continue;
+    }
+    auto at = std::find(job.spec.pools.begin(), job.spec.pools.end(), job.backend_pool);
+    if (at == job.spec.pools.end() || std::next(at) == job.spec.pools.end()) continue;  // nowhere to go
+    auto pool = backend_pools_.find(job.backend_pool);
+    if (pool == backend_pools_.end()) continue;
+    leaving_backend_[id] = fmt::format("pending longer than its max-pending ({} s)",
+                                       std::chrono::duration_cast<std::chrono::seconds>(*job.spec.max_pending).count());
+    pool->second.backend->Cancel(id, true, [id, pool = job.backend_pool](Result<> r) {
+      if (!r) Log(LogLevel::kWarn, "job {}: scancel --state=PENDING in pool {}: {}", id, pool, r.error().message);
+    });
+  }
+}
+
+std::string Controller::BurstTarget(const model::JobSpec& spec) const {
+  auto bursts = [&](const std::string& pool) {
+    const model::PoolConfig* config = options_.config.FindPool(pool);
+    return config != nullptr && config->backend == "agents" && config->burst;
+  };
+  if (spec.pools.empty()) {
+    // Left to Weft: from a bursting agents pool into the first backend pool configured.
+    const bool any = std::any_of(options_.config.pools.begin(), options_.config.pools.end(),
+                                 [&](const model::PoolConfig& p) { return bursts(p.name); });
+    if (!any) return "";
+    for (const model::PoolConfig& p : options_.config.pools) {
+      if (backend_pools_.contains(p.name)) return p.name;
+    }
+    return "";
+  }
+  for (const std::string& pool : spec.pools) {
+    if (bursts(pool)) return NextBackendPool(spec, pool);
+  }
+  return "";
+}
+
+namespace {
+
+// Takes room for `spec` (num_nodes ranks of per_node, each on its own node) out of `idle`;
+// false, leaving `idle` as it was, when it does not fit.
+bool TakeRoom(std::vector<model::Resources>& idle, const model::JobSpec& spec) {
+  std::vector<std::size_t> chosen;
+  for (std::size_t n = 0; n < idle.size() && static_cast<int>(chosen.size()) < spec.num_nodes; ++n) {
+    if (spec.per_node.FitsIn(idle[n])) chosen.push_back(n);
+  }
+  if (static_cast<int>(chosen.size()) < spec.num_nodes) return false;
+  for (std::size_t n : chosen) idle[n] -= spec.per_node;
+  return true;
+}
+
+}  // namespace
+
+void Controller::Burst(std::vector<JobId>& changed) {
+  // What each usable backend pool has left: its idle resources as last listed, less what our
+  // jobs queued there will take. A pool queueing one of ours has no room.
+  std::map<std::string, std::vector<model::Resources>> room;
+  for (const auto& [name, state] : backend_pools_) {
+    if (!state.listed || !state.nodes.unavailable_reason.empty()) continue;
+    room[name] = state.nodes.idle;
+  }
+  for (const auto& [id, held] : backend_held_) {
+    const Job& job = jobs_.at(id).job;
+    auto it = room.find(job.backend_pool);
+    if (it == room.end() || job.state != JobState::kPending) continue;
+    if (!TakeRoom(it->second, job.spec)) it->second.clear();
+  }
+  std::vector<std::pair<JobId, std::string>> bursting;
+  for (const auto& [id, pending] : pending_) {
+    const Job& job = jobs_.at(id).job;
+    // Only work that waits for the agents' capacity; not for quota, dependencies or holds.
+    if (job.reason != "Resources" && job.reason != "Priority") continue;
+    if (preemptors_.contains(id) || !job.spec.dependency.empty()) continue;
+    const std::string target = BurstTarget(job.spec);
+    auto it = room.find(target);
+    if (it == room.end() || !QuotaAdmits(job) || !TakeRoom(it->second, job.spec)) continue;
+    bursting.emplace_back(id, target);
+  }
+  for (const auto& [id, target] : bursting) {
+    jobs_.at(id).job.reason = fmt::format("Burst to pool {}", target);
+    LeaveAgentsFor(id, target, "");
+    changed.push_back(id);
+  }
 }
 
 }  // namespace weft::controller

@@ -295,7 +295,7 @@ void Controller::Submit(model::JobSpec spec, JobCallback done, std::string idemp
   if (!idempotency_key.empty()) idempotency_[{jobs_.at(first).job.spec.user, idempotency_key}] = first;
   persister_.Persist(std::move(batch), [this, first, count, backend_pool, done = std::move(done)] {
     if (!backend_pool.empty()) {
-      for (std::size_t i = 0; i < count; ++i) SubmitToBackend(first + static_cast<JobId>(i), backend_pool);
+      for (std::size_t i = 0; i < count; ++i) RouteToBackend(first + static_cast<JobId>(i), backend_pool);
     }
     if (options_.observer) {  // metrics hook: each job of the batch, now durable
       for (std::size_t i = 0; i < count; ++i) {
@@ -925,7 +925,7 @@ void Controller::StartJob(JobEntry& entry, model::Allocation allocation) {
   job.master_port = AllocatePort();
   ResolveOutputPaths(job);
   pending_.erase(job.id);
-  usage_ledger_.Advance(loop_.clock().Now(), held_by_queue_);  // bill the past at the old rate
+  usage_ledger_.Advance(loop_.clock().Now(), QueueUsage());  // bill the past at the old rate
   active_.insert(job.id);
   IndexActive(job);
   TouchSnapshot(job);
@@ -986,6 +986,9 @@ void Controller::WakeJobWaiters(JobId id) {
 
 void Controller::Finish(Job& job, JobState state, std::string reason) {
   if (!model::CanTransition(job.state, state)) return;
+  ReleaseFromBackend(job.id);
+  awaiting_quota_.erase(job.id);
+  leaving_backend_.erase(job.id);
   job.state = state;
   job.reason = std::move(reason);
   job.end_time = loop_.clock().Now();
@@ -998,7 +1001,7 @@ void Controller::Release(Job& job) {
     const JobState requeued_as = job.node_failed_at ? JobState::kNodeFail : JobState::kPreempted;
     job.attempts.push_back(EndAttempt(job, loop_.clock().Now(), requeued_as));
   }
-  usage_ledger_.Advance(loop_.clock().Now(), held_by_queue_);  // bill the job up to its end
+  usage_ledger_.Advance(loop_.clock().Now(), QueueUsage());  // bill the job up to its end
   TouchSnapshot(job);
   if (active_.erase(job.id) > 0) {
     UnindexActive(job);
@@ -1243,7 +1246,12 @@ model::Resources Controller::JobTotal(const Job& job) {
   return total;
 }
 
-std::map<std::string, model::Resources> Controller::QueueUsage() const { return held_by_queue_; }
+std::map<std::string, model::Resources> Controller::QueueUsage() const {
+  if (backend_held_.empty()) return held_by_queue_;
+  std::map<std::string, model::Resources> usage = held_by_queue_;
+  for (const auto& [id, held] : backend_held_) usage[held.first] += held.second;
+  return usage;
+}
 
 std::vector<QueueStatus> Controller::ListQueues() const {
   std::map<std::string, QueueStatus> by_name;

@@ -259,10 +259,33 @@ class Controller {
   std::string NextBackendPool(const model::JobSpec& spec, const std::string& after) const;
   // Records the intent (backend_pool = `pool`, durable), then submits the job's current attempt.
   void SubmitToBackend(model::JobId id, const std::string& pool);
+  // The gate in front of SubmitToBackend: a job of a backend pool counts against its queue's
+  // quota from its submission there to its end, like a running job. While the quota does not
+  // admit it, it waits in Weft (reason QuotaExceeded) and RouteBetweenPools submits it later.
+  void RouteToBackend(model::JobId id, const std::string& pool);
+  // Each backend poll: submits the jobs that waited for quota; moves jobs pending in one pool
+  // longer than their max_pending on to the next pool (from the agents into a backend pool,
+  // or out of a backend queue with scancel --state=PENDING); bursts work that would queue on
+  // an agents pool with `burst: true` into a backend pool that has room for it.
+  void RouteBetweenPools();
+  void SubmitAwaitingQuota();
+  void MoveOnAfterMaxPending(TimePoint now, std::vector<model::JobId>& changed);
+  void Burst(std::vector<model::JobId>& changed);
+  // Takes a pending job off the agents' queue and routes it to backend pool `pool`; `why`
+  // (when not empty) is recorded as an attempt that ended where it was.
+  void LeaveAgentsFor(model::JobId id, const std::string& pool, const std::string& why);
+  // The backend pool a pending agents job may burst into, "" when none.
+  std::string BurstTarget(const model::JobSpec& spec) const;
+  // When the job entered its current pool: its submission, or its last attempt's end.
+  static TimePoint EnteredPoolAt(const model::Job& job);
+  bool QuotaAdmits(const model::Job& job) const;
+  void HoldInBackend(const model::Job& job);
+  void ReleaseFromBackend(model::JobId id);
   // Failover: the job's current pool could not run it (`why`, one sentence). Recorded as an
   // attempt; the job moves on to the next pool of its list (a backend pool, or the agents'
   // pools through the scheduler), or ends FAILED when none is left.
-  void FailOver(model::JobId id, const std::string& why);
+  // `ended_as`: the attempt's state (FAILED; PENDING when it only waited too long there).
+  void FailOver(model::JobId id, const std::string& why, model::JobState ended_as = model::JobState::kFailed);
   void SubmitNow(model::JobId id);  // the intent is durable
   void OnBackendSubmitted(model::JobId id, int attempt, Result<std::string> backend_id);
   // After Restore: re-attaches a job living in a backend by its id, or finds it by its
@@ -282,6 +305,11 @@ class Controller {
   };
   std::map<std::string, BackendPool> backend_pools_;
   bool backend_timer_started_ = false;
+  // What jobs submitted to backend pools hold against their queues' quotas: id → (queue,
+  // whole job); QueueUsage adds it to held_by_queue_.
+  std::map<model::JobId, std::pair<std::string, model::Resources>> backend_held_;
+  std::map<model::JobId, std::string> awaiting_quota_;   // backend-bound, held for quota: id → pool
+  std::map<model::JobId, std::string> leaving_backend_;  // scancel --state=PENDING sent: id → why
 
   EventLoop& loop_;
   Persister& persister_;

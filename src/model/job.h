@@ -99,6 +99,9 @@ struct JobSpec {
   int priority = 0;              // higher runs first
   std::string queue;             // -A / YAML queue
   std::vector<std::string> pools;  // -p, failover order; empty = any
+  // --max-pending: a job pending in one pool longer than this (on the agents, or queued inside
+  // a slurm pool) moves on to the next pool of `pools`; nullopt = it waits where it is.
+  std::optional<Duration> max_pending;
   bool exclusive = false;        // whole nodes
   // May be preempted (by higher --priority work, or when lent quota is reclaimed); a job
   // without it is never preempted.

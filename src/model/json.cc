@@ -283,6 +283,9 @@ JobSpec SpecFrom(const json& j) {
   GetIf(j, "priority", s.priority);
   GetIf(j, "queue", s.queue);
   GetIf(j, "pools", s.pools);
+  if (auto it = j.find("max_pending_us"); it != j.end() && !it->is_null()) {
+    s.max_pending = Duration(As<std::int64_t>(*it, "max_pending_us"));
+  }
   GetIf(j, "exclusive", s.exclusive);
   GetIf(j, "preemptible", s.preemptible);
   GetIf(j, "max_retries", s.max_retries);
@@ -350,6 +353,7 @@ void to_json(json& j, const JobSpec& s) {
            {"user", s.user}};
   // Written only when set, so records of plain jobs stay as they were.
   if (!s.topology.empty()) j["topology"] = s.topology;
+  if (s.max_pending) j["max_pending_us"] = s.max_pending->count();
   if (s.require_isolation) j["require_isolation"] = true;
   if (!s.service.empty()) {
     j["service"] = s.service;
@@ -545,6 +549,7 @@ class JobWriter {
     Key("error"), Str(s.error_pattern);
     Key("exclusive"), Bool(s.exclusive);
     Key("gpu_model"), Str(s.gpu_model);
+    if (s.max_pending) Key("max_pending_us"), Int(s.max_pending->count());
     Key("max_retries"), Int(s.max_retries);
     Key("name"), Str(s.name);
     Key("num_nodes"), Int(s.num_nodes);

@@ -12,6 +12,7 @@ TEST(JsonTest, JobRoundTripsThroughJson) {
   job.spec.num_nodes = 2;
   job.spec.per_node = {4000, 1LL << 30, 2};
   job.spec.time_limit = std::chrono::seconds(90);
+  job.spec.max_pending = std::chrono::seconds(30);
   job.spec.env = {{"A", "1"}};
   job.state = JobState::kRunning;
   job.submit_time = FromUnixMicros(1000);
@@ -27,6 +28,7 @@ TEST(JsonTest, JobRoundTripsThroughJson) {
   ASSERT_TRUE(back.has_value()) << back.error().message;
   EXPECT_EQ(nlohmann::json(*back), j);
   EXPECT_EQ(back->spec.time_limit, std::chrono::seconds(90));
+  EXPECT_EQ(back->spec.max_pending, std::chrono::seconds(30));
   EXPECT_EQ(back->allocation.ranks[1].gpu_ids, (std::vector<int>{2, 3}));
   EXPECT_TRUE(back->tasks[1].exit->timed_out);
 }

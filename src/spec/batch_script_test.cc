@@ -402,6 +402,12 @@ TEST(ParseBatchScriptTest, ValidatesTheContext) {
 }
 
 TEST(ParseBatchScriptTest, TopologyIsAWeftOption) {
+  EXPECT_EQ(SpecOf("#WEFT --max-pending=90s\n").max_pending, std::chrono::seconds(90));
+  EXPECT_EQ(SpecOf("#WEFT --max-pending 5\n").max_pending, std::chrono::minutes(5));  // as --time
+  EXPECT_EQ(SpecOf("#WEFT --max-pending 0:30\n").max_pending, std::chrono::seconds(30));
+  EXPECT_EQ(SpecOf("").max_pending, std::nullopt);
+  EXPECT_NE(ErrorOf("#WEFT --max-pending=soon\n").find("--max-pending"), std::string::npos);
+  EXPECT_NE(ErrorOf("#WEFT --max-pending=3x\n").find("--max-pending: '3x' is not a duration"), std::string::npos);
   EXPECT_EQ(SpecOf("#WEFT --topology=rack\n").topology, "rack");
   EXPECT_EQ(SpecOf("").topology, "");
   // The command line overrides a directive.

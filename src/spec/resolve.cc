@@ -221,6 +221,7 @@ SubmitOptions MergeLayers(const std::vector<SubmitOptions>& layers) {
     Take(out.preemptible, l.preemptible);
     Take(out.require_isolation, l.require_isolation);
     Take(out.max_retries, l.max_retries);
+    Take(out.max_pending, l.max_pending);
     Take(out.signal, l.signal);
     Take(out.work_dir, l.work_dir);
     Take(out.output_pattern, l.output_pattern);
@@ -262,6 +263,7 @@ Result<ParsedJob> ResolveJob(const SubmitOptions& o, JobBody body, const SubmitC
   spec.priority = o.priority.value_or(0) - o.nice.value_or(0);
   spec.queue = o.queue.value_or("");
   spec.pools = o.pools.value_or(std::vector<std::string>{});
+  spec.max_pending = o.max_pending;
   spec.exclusive = o.exclusive.value_or(false);
   spec.preemptible = o.preemptible.value_or(false);
   spec.require_isolation = o.require_isolation.value_or(false);

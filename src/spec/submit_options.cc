@@ -2,10 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 #include "common/check.h"
 #include "common/strings.h"
 #include "spec/job_spec_parser.h"
 #include "spec/quantities.h"
+#include "spec/service_spec.h"
 
 namespace weft::spec {
 namespace {
@@ -134,6 +137,23 @@ Result<> SetTime(const OptionUse& use, Value value, SubmitOptions& out) {
   auto limit = ParseTimeLimit(*value);
   if (!limit) return Labelled(use.label, limit.error());
   out.time_limit = *limit;
+  return {};
+}
+
+// Weft --max-pending=TIME: how long the job may wait in one pool before it fails over to the
+// next. As --time ("30" minutes, "0:30" seconds, "1-00:00:00"), or with a unit ("90s", "10m").
+Result<> SetMaxPending(const OptionUse& use, Value value, SubmitOptions& out) {
+  const std::string_view text = Trim(*value);
+  if (!text.empty() && std::isalpha(static_cast<unsigned char>(text.back()))) {
+    auto with_unit = ParseServiceDuration(use.label, text);
+    if (!with_unit) return tl::unexpected(with_unit.error());
+    out.max_pending = *with_unit;
+    return {};
+  }
+  auto limit = ParseTimeLimit(*value);
+  if (!limit) return Labelled(use.label, limit.error());
+  if (!*limit) return Invalid(fmt::format("{}: '{}' is not a duration", use.label, *value));
+  out.max_pending = **limit;
   return {};
 }
 
@@ -295,6 +315,7 @@ constexpr OptionDef kOptions[] = {
     {"memory", '\0', kRequired, kWeftOnly, &SetMemory<MemoryKind::kPerNode>},
     {"queue", '\0', kRequired, kWeftOnly, &SetText<&SubmitOptions::queue>},
     {"pools", '\0', kRequired, kWeftOnly, &SetPools},
+    {"max-pending", '\0', kRequired, kWeftOnly, &SetMaxPending},
     {"preemptible", '\0', kOptional, kWeftOnly, &SetSwitch<&SubmitOptions::preemptible>},
     {"require-isolation", '\0', kOptional, kWeftOnly, &SetSwitch<&SubmitOptions::require_isolation>},
     {"max-retries", '\0', kRequired, kWeftOnly, &SetCount<&SubmitOptions::max_retries>},

@@ -77,6 +77,7 @@ struct SubmitOptions {
   std::optional<bool> preemptible;
   std::optional<bool> require_isolation;  // Weft --require-isolation
   std::optional<int> max_retries;
+  std::optional<Duration> max_pending;  // --max-pending (Slurm time format, as --time)
   std::optional<model::SignalSpec> signal;  // --signal
   std::optional<std::string> work_dir;  // as written: relative paths are against submit_dir
   std::optional<std::string> output_pattern;

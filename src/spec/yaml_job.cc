@@ -126,6 +126,7 @@ constexpr FieldOption kFieldOptions[] = {
     {"workdir", "chdir"},   {"output", "output"},           {"error", "error"},
     {"array", "array"},     {"dependency", "dependency"},   {"topology", "topology"},
     {"signal", "signal"},   {"require_isolation", "require-isolation"},
+    {"max_pending", "max-pending"},
 };
 
 struct YamlJob {

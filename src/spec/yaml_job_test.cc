@@ -161,6 +161,7 @@ TEST(ParseYamlJobTest, MalformedYamlIsOneSentenceWithTheLine) {
 }
 
 TEST(ParseYamlJobTest, TopologyField) {
+  EXPECT_EQ(ParseYamlJob("max_pending: 2m\nrun: echo hi\n", {}, Context())->spec.max_pending, std::chrono::minutes(2));
   const auto job = ParseYamlJob("num_nodes: 4\ntopology: rack\nrun: echo hi\n", {}, Context());
   ASSERT_TRUE(job.has_value()) << job.error().message;
   EXPECT_EQ(job->spec.topology, "rack");

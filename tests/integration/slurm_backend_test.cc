@@ -237,10 +237,28 @@ TEST_F(SlurmBackendTest, CancelledJobIsCancelled) {
   const std::string id = Submit(MakeJob(104, "sleep 300\n"));
   ASSERT_FALSE(id.empty());
   WaitFor(id, [](const SlurmJobStatus& s) { return s.state == JobState::kRunning; });
-  ASSERT_TRUE(client_->Cancel(id));
+  ASSERT_TRUE(client_->Cancel(id, false));
   const SlurmJobStatus s = WaitFinal(id);
   EXPECT_EQ(s.state, JobState::kCancelled) << s.slurm_state;
-  EXPECT_TRUE(client_->Cancel(id)) << "cancelling an ended job succeeds";
+  EXPECT_TRUE(client_->Cancel(id, false)) << "cancelling an ended job succeeds";
+}
+
+// What max_pending uses to move a job out of Slurm's queue: a queued job is cancelled, one
+// that started meanwhile is left running.
+TEST_F(SlurmBackendTest, CancelOnlyWhilePendingSparesARunningJob) {
+  const std::string running = Submit(MakeJob(108, "sleep 300\n"));
+  WaitFor(running, [](const SlurmJobStatus& s) { return s.state == JobState::kRunning; });
+  model::Job wide = MakeJob(109, "true\n", 3);
+  wide.spec.exclusive = true;  // every node to itself: queued behind `running`
+  const std::string queued = Submit(wide);
+  WaitFor(queued, [](const SlurmJobStatus& s) { return s.state == JobState::kPending; });
+  ASSERT_TRUE(client_->Cancel(running, true));
+  ASSERT_TRUE(client_->Cancel(queued, true));
+  EXPECT_EQ(WaitFinal(queued).state, JobState::kCancelled);
+  auto still = client_->Query({running});
+  ASSERT_TRUE(still) << still.error().message;
+  EXPECT_EQ(still->at(running).state, JobState::kRunning) << still->at(running).slurm_state;
+  ASSERT_TRUE(client_->Cancel(running, false));
 }
 
 TEST_F(SlurmBackendTest, JobPastItsTimeLimitIsTimeout) {

@@ -217,5 +217,95 @@ TEST_F(SlurmJobsTest, PoolThatRejectsTheJobFailsOverToTheNextWithTheAttemptShown
   EXPECT_NE(show.out.find("reason=pool broken: Slurm"), std::string::npos) << show.out << show.err;
 }
 
+
+// --max-pending: a job waiting on the (full) agents longer than that moves into the slurm
+// pool, with the wait recorded as an attempt.
+TEST_F(SlurmJobsTest, JobPendingOnTheAgentsLongerThanMaxPendingMovesIntoSlurm) {
+  LocalCluster weft(1, AgentSpec{2, "1G", 0}, Config());
+  const long long blocker = weft.SubmitScript("block.sh", "#!/bin/bash\nsleep 300\n", {"-p", "default", "-c", "2"});
+  WaitFor(weft, blocker, [](const nlohmann::json& j) { return j["state"] == "RUNNING"; });
+  const long long id = weft.SubmitScript("moves.sh", "#!/bin/bash\necho moved=$SLURM_JOB_ID\n",
+                                         {"-p", "default,hpc", "-c", "1", "--max-pending", "2s"});
+  const nlohmann::json job = weft.WaitFinal(id, 90s);
+  ASSERT_EQ(job["state"], "COMPLETED") << job.dump();
+  EXPECT_EQ(job["backend_pool"], "hpc");
+  ASSERT_EQ(job["attempts"].size(), 1u) << job.dump();
+  EXPECT_EQ(job["attempts"][0]["state"], "PENDING");
+  EXPECT_NE(job["attempts"][0]["reason"].get<std::string>().find("pool default: pending longer than its max-pending (2 s)"),
+            std::string::npos)
+      << job.dump();
+  EXPECT_EQ(weft.Job(blocker)["state"], "RUNNING");  // the agents' job was never disturbed
+  ASSERT_EQ(weft.Weft({"cancel", std::to_string(blocker)}).exit_code, 0);
+}
+
+// A job queued inside Slurm (its partition full) longer than its --max-pending is cancelled
+// there while still queued and runs on the next pool, the agents.
+TEST_F(SlurmJobsTest, JobQueuedInSlurmLongerThanMaxPendingMovesToTheNextPool) {
+  LocalCluster weft(1, AgentSpec{2, "1G", 0}, Config());
+  const auto fill = slurm_->Command({"sbatch", "--parsable", "-p", "debug", "-N", "3", "--exclusive",
+                                     "--wrap", "sleep 300"});
+  ASSERT_EQ(fill.exit_code, 0) << fill.err;
+  const std::string filler(fill.out.substr(0, fill.out.find_first_of(";\n")));
+  ASSERT_TRUE(PollUntil([&] { return SlurmState(filler) == "RUNNING"; }, 30s)) << SlurmState(filler);
+  const long long id = weft.SubmitScript("queued.sh", "#!/bin/bash\necho ran-on=$WEFT_NODE_NAME\n",
+                                         {"-p", "hpc,default", "--max-pending", "3s"});
+  const nlohmann::json queued = WaitFor(weft, id, [](const nlohmann::json& j) {
+    return !j.value("backend_id", "").empty();
+  });
+  const std::string slurm_id = queued["backend_id"];
+  const nlohmann::json job = weft.WaitFinal(id, 90s);
+  ASSERT_EQ(job["state"], "COMPLETED") << job.dump();
+  EXPECT_EQ(job.value("backend_pool", ""), "") << job.dump();  // ran on the agents
+  ASSERT_EQ(job["attempts"].size(), 2u) << job.dump();  // the wait in Slurm, the run on the agents
+  EXPECT_EQ(job["attempts"][0]["state"], "PENDING");
+  EXPECT_NE(job["attempts"][0]["reason"].get<std::string>().find("pool hpc: pending longer than its max-pending (3 s)"),
+            std::string::npos)
+      << job.dump();
+  const std::string left = SlurmState(slurm_id);
+  EXPECT_TRUE(left == "CANCELLED" || left.empty()) << left;  // never ran there
+  slurm_->Command({"scancel", filler});
+}
+
+// With burst: true on the agents pool, work that would queue there goes to the slurm pool
+// while that has room; the agents' own job keeps its place.
+TEST_F(SlurmJobsTest, BurstSendsWorkThatWouldQueueOnTheAgentsIntoSlurm) {
+  LocalCluster weft(1, AgentSpec{2, "1G", 0},
+                    "pools:\n  - {name: default, backend: agents, burst: true}\n" + SlurmPool("hpc", "debug"));
+  const long long blocker = weft.SubmitScript("block.sh", "#!/bin/bash\nsleep 300\n", {"-c", "2"});
+  WaitFor(weft, blocker, [](const nlohmann::json& j) { return j["state"] == "RUNNING"; });
+  EXPECT_EQ(weft.Job(blocker).value("backend_pool", ""), "");  // room on the agents: it ran there
+  const long long id = weft.SubmitScript("burst.sh", "#!/bin/bash\necho burst=$SLURM_JOB_ID\n", {"-c", "1"});
+  const nlohmann::json job = weft.WaitFinal(id, 90s);
+  ASSERT_EQ(job["state"], "COMPLETED") << job.dump();
+  EXPECT_EQ(job["backend_pool"], "hpc") << job.dump();
+  EXPECT_TRUE(job["attempts"].empty()) << job.dump();
+  ASSERT_EQ(weft.Weft({"cancel", std::to_string(blocker)}).exit_code, 0);
+}
+
+// A slurm pool's jobs count against their queue's quota like running jobs: a second job of the
+// queue waits in Weft (QuotaExceeded, nothing submitted to Slurm), in the slurm pool and on
+// the agents alike, until the first ends.
+TEST_F(SlurmJobsTest, SlurmJobsCountAgainstTheirQueuesQuota) {
+  LocalCluster weft(1, AgentSpec{2, "1G", 0},
+                    "queues:\n  - name: team\n    quota: {cpus: 2}\n" + Config());
+  const std::string flag = weft.work_dir() + "/release";
+  const long long first = weft.SubmitScript(
+      "first.sh", "#!/bin/bash\nwhile [ ! -e " + flag + " ]; do sleep 0.2; done\n", {"-p", "hpc", "-A", "team", "-c", "2"});
+  WaitFor(weft, first, [](const nlohmann::json& j) { return j["state"] == "RUNNING"; });
+  const long long second = weft.SubmitScript("second.sh", "#!/bin/bash\necho second\n", {"-p", "hpc", "-A", "team", "-c", "1"});
+  const long long local = weft.SubmitScript("local.sh", "#!/bin/bash\necho local\n", {"-A", "team", "-c", "1"});
+  for (long long waiting : {second, local}) {
+    const nlohmann::json held = WaitFor(weft, waiting, [](const nlohmann::json& j) { return j["reason"] == "QuotaExceeded"; });
+    EXPECT_EQ(held["state"], "PENDING") << held.dump();
+    EXPECT_EQ(held.value("backend_id", ""), "") << held.dump();
+  }
+  const CommandResult queues = weft.Weft({"queues"});
+  EXPECT_NE(queues.out.find("team"), std::string::npos) << queues.out;
+  WriteFile(flag, "");
+  EXPECT_EQ(weft.WaitFinal(first, 90s)["state"], "COMPLETED");
+  EXPECT_EQ(weft.WaitFinal(second, 90s)["state"], "COMPLETED");
+  EXPECT_EQ(weft.WaitFinal(local, 90s)["state"], "COMPLETED");
+}
+
 }  // namespace
 }  // namespace weft::testing
