@@ -316,9 +316,27 @@ void Controller::ReleaseFromBackend(JobId id) {
   MarkDirty();  // the quota it held may admit others
 }
 
+std::string Controller::NeverFitsIn(const std::string& pool, const Job& job) const {
+  auto it = backend_pools_.find(pool);
+  if (it == backend_pools_.end() || !it->second.listed || !it->second.nodes.unavailable_reason.empty()) return "";
+  int fitting = 0;
+  for (const model::Node& node : it->second.nodes.nodes) fitting += job.spec.per_node.FitsIn(node.capacity);
+  if (fitting >= job.spec.num_nodes) return "";
+  const model::Resources& r = job.spec.per_node;
+  return fmt::format("it needs {} node(s) of {} CPUs, {} MiB and {} GPUs and the pool has {} such node(s) (sinfo)",
+                     job.spec.num_nodes, r.cpu_milli / 1000.0, r.memory_bytes >> 20, r.gpus, fitting);
+}
+
 void Controller::RouteToBackend(JobId id, const std::string& pool) {
   Job& job = jobs_.at(id).job;
   if (model::IsFinal(job.state) || pool.empty()) return;
+  // Larger than any allocation the pool's nodes could make: on to the next pool at once.
+  if (std::string why = NeverFitsIn(pool, job); !why.empty()) {
+    awaiting_quota_.erase(id);
+    job.backend_pool = pool;
+    FailOver(id, why);
+    return;
+  }
   if (!QuotaAdmits(job)) {
     awaiting_quota_[id] = pool;
     job.reason = "QuotaExceeded";

@@ -279,6 +279,9 @@ class Controller {
   // When the job entered its current pool: its submission, or its last attempt's end.
   static TimePoint EnteredPoolAt(const model::Job& job);
   bool QuotaAdmits(const model::Job& job) const;
+  // Why backend pool `pool` could never run the job, from its last listing ("" = it could, or
+  // the pool is not listed yet: then sbatch decides).
+  std::string NeverFitsIn(const std::string& pool, const model::Job& job) const;
   void HoldInBackend(const model::Job& job);
   void ReleaseFromBackend(model::JobId id);
   // Failover: the job's current pool could not run it (`why`, one sentence). Recorded as an

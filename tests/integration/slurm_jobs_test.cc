@@ -218,6 +218,19 @@ TEST_F(SlurmJobsTest, PoolThatRejectsTheJobFailsOverToTheNextWithTheAttemptShown
 }
 
 
+// Weft counts a slurm pool's capacity (sinfo) when placing: a job larger than any allocation
+// its nodes could make moves on without an sbatch, with the reason shown.
+TEST_F(SlurmJobsTest, JobLargerThanTheSlurmPoolMovesOnWithoutAnSbatch) {
+  LocalCluster weft(1, AgentSpec{2, "1G", 0}, Config());
+  ASSERT_TRUE(PollUntil([&] { return weft.Get("/v1/nodes")["pools"][0]["available"] == true; }, 30s));
+  const long long id = weft.SubmitScript("huge.sh", "#!/bin/bash\n#SBATCH -N 5\necho huge\n", {"-p", "hpc"});
+  const nlohmann::json job = weft.WaitFinal(id, 60s);
+  EXPECT_EQ(job["state"], "FAILED") << job.dump();
+  EXPECT_NE(job["reason"].get<std::string>().find("pool hpc: it needs 5 node(s)"), std::string::npos) << job.dump();
+  EXPECT_NE(job["reason"].get<std::string>().find("the pool has 3 such node(s)"), std::string::npos) << job.dump();
+  EXPECT_EQ(job.value("backend_id", ""), "") << job.dump();
+}
+
 // --max-pending: a job waiting on the (full) agents longer than that moves into the slurm
 // pool, with the wait recorded as an attempt.
 TEST_F(SlurmJobsTest, JobPendingOnTheAgentsLongerThanMaxPendingMovesIntoSlurm) {
