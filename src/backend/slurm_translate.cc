@@ -7,23 +7,12 @@
 #include <set>
 
 #include "common/strings.h"
+#include "spec/job_spec_parser.h"
 
 namespace weft::backend {
 namespace {
 
-constexpr std::int64_t kNoArrayIndex = 4294967294;  // Slurm's %a outside an array
 constexpr std::string_view kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-std::string Padded(std::int64_t value, int width) { return fmt::format("{:0{}}", value, width); }
-
-std::string EscapePercent(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    out += c;
-    if (c == '%') out += '%';
-  }
-  return out;
-}
 
 // #SBATCH options Weft has already resolved (passed as options of their own, and some, like
 // --mem-per-cpu next to --mem, would make sbatch refuse the job) or whose meaning is Weft's
@@ -126,58 +115,14 @@ std::vector<std::string> PreservedDirectives(std::string_view script) {
 }
 
 std::string TranslateFilePattern(std::string_view pattern, const model::Job& job) {
-  // Slurm and Weft alike: a backslash anywhere turns substitution off.
-  if (pattern.find('\\') != std::string_view::npos) return std::string(pattern);
-  const bool is_array = job.array_task_id >= 0;
-  std::string out;
-  for (std::size_t i = 0; i < pattern.size(); ++i) {
-    if (pattern[i] != '%' || i + 1 == pattern.size()) {
-      out += pattern[i];
-      continue;
-    }
-    std::size_t j = i + 1;
-    int width = 0;
-    while (j < pattern.size() && std::isdigit(static_cast<unsigned char>(pattern[j]))) {
-      width = std::min(10, width * 10 + (pattern[j] - '0'));
-      ++j;
-    }
-    if (j == pattern.size()) {
-      out.append(pattern.substr(i));
-      break;
-    }
-    switch (pattern[j]) {
-      case 'j':
-      case 'J':
-        out += Padded(job.id, width);
-        break;
-      case 'A':
-        out += Padded(is_array ? job.array_job_id : job.id, width);
-        break;
-      case 'a':
-        out += Padded(is_array ? job.array_task_id : kNoArrayIndex, width);
-        break;
-      case 'b':
-        out += Padded(is_array ? job.array_task_id % 10 : kNoArrayIndex % 10, width);
-        break;
-      case 'r':
-        out += Padded(job.restart_count, width);
-        break;
-      case 'x':
-        out += EscapePercent(job.spec.name);
-        break;
-      case 'u':
-        if (job.spec.user.empty()) {
-          out.append(pattern.substr(i, j - i + 1));
-        } else {
-          out += EscapePercent(job.spec.user);
-        }
-        break;
-      default:  // %% %N %n %t %s and the unknown: Slurm's to expand
-        out.append(pattern.substr(i, j - i + 1));
-    }
-    i = j;
-  }
-  return out;
+  spec::FilenameContext context;
+  context.job_id = job.id;
+  context.job_name = job.spec.name;
+  context.user = job.spec.user;
+  context.array_job_id = job.array_job_id;
+  context.array_task_id = job.array_task_id;
+  context.restart_count = job.restart_count;
+  return spec::ExpandFilenamePattern(pattern, context, spec::PatternScope::kJobFields);
 }
 
 std::vector<std::string> Interpreter(std::string_view script) {

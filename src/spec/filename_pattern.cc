@@ -18,12 +18,25 @@ std::string Padded(std::int64_t value, int width) {
   return fmt::format("{:0{}}", value, width);
 }
 
+// A name inside a pattern Slurm expands again: its own '%' doubled.
+std::string EscapePercent(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    out += c;
+    if (c == '%') out += '%';
+  }
+  return out;
+}
+
 }  // namespace
 
-std::string ExpandFilenamePattern(std::string_view pattern, const FilenameContext& context) {
+std::string ExpandFilenamePattern(std::string_view pattern, const FilenameContext& context,
+                                  PatternScope scope) {
+  const bool slurm_expands = scope == PatternScope::kJobFields;
   std::string out;
   // Slurm: a backslash anywhere means "no substitution"; the backslashes themselves go.
   if (pattern.find('\\') != std::string_view::npos) {
+    if (slurm_expands) return std::string(pattern);
     for (char c : pattern) {
       if (c != '\\') out += c;
     }
@@ -51,7 +64,7 @@ std::string ExpandFilenamePattern(std::string_view pattern, const FilenameContex
     bool known = true;
     switch (field) {
       case '%':
-        known = j == i + 1;  // "%%" only; "%5%" stays as written
+        known = j == i + 1 && !slurm_expands;  // "%%" only; "%5%" stays as written
         expanded = "%";
         break;
       case 'j':
@@ -69,21 +82,25 @@ std::string ExpandFilenamePattern(std::string_view pattern, const FilenameContex
         break;
       case 'n':
       case 't':
+        known = !slurm_expands;
         expanded = Padded(context.node_index, width);
         break;
       case 'r':
         expanded = Padded(context.restart_count, width);
         break;
       case 'N':
+        known = !slurm_expands;
         expanded = context.node_name;
         break;
       case 'u':
-        expanded = context.user;
+        known = !slurm_expands || !context.user.empty();
+        expanded = slurm_expands ? EscapePercent(context.user) : context.user;
         break;
       case 'x':
-        expanded = context.job_name;
+        expanded = slurm_expands ? EscapePercent(context.job_name) : context.job_name;
         break;
       case 's':
+        known = !slurm_expands;
         expanded = "batch";
         break;
       default:

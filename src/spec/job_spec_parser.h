@@ -91,6 +91,15 @@ struct FilenameContext {
   int array_task_id = -1;  // -1: not an array job
   int restart_count = 0;
 };
-std::string ExpandFilenamePattern(std::string_view pattern, const FilenameContext& context);
+// Which fields ExpandFilenamePattern fills in.
+enum class PatternScope {
+  kAll,  // Weft runs the job: every field; a backslash anywhere turns substitution off and goes
+  // Slurm runs it (a slurm pool): only the job's own fields (%j %J %A %a %b %r %x, %u when the
+  // user is known), names %-escaped; %% %N %n %t %s, the unknown and backslashes are left
+  // as written for Slurm to expand.
+  kJobFields,
+};
+std::string ExpandFilenamePattern(std::string_view pattern, const FilenameContext& context,
+                                  PatternScope scope = PatternScope::kAll);
 
 }  // namespace weft::spec
