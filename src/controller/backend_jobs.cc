@@ -216,7 +216,11 @@ void Controller::PollBackends() {
         ApplyBackendUpdates(pool, std::move(*updates));
       });
     }
-    if (!state.listing) {
+    // Listing (two sinfo) every kListEvery polls once the pool is known and usable: it shares
+    // the pool's one command thread with sbatch, which would otherwise wait behind it.
+    const bool list_now = !state.listed || !state.nodes.unavailable_reason.empty() || ++state.polls_since_listing >= kListEvery;
+    if (!state.listing && list_now) {
+      state.polls_since_listing = 0;
       state.listing = true;
       state.backend->Nodes([this, pool = name](backend::PoolNodes nodes) {
         BackendPool& listed = backend_pools_.at(pool);

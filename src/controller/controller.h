@@ -303,9 +303,11 @@ class Controller {
   struct BackendPool {
     backend::Backend* backend = nullptr;
     bool polling = false, listing = false;
+    int polls_since_listing = 0;
     backend::PoolNodes nodes;
     bool listed = false;
   };
+  static constexpr int kListEvery = 5;  // backend polls per listing of a usable pool's nodes
   std::map<std::string, BackendPool> backend_pools_;
   bool backend_timer_started_ = false;
   // What jobs submitted to backend pools hold against their queues' quotas: id → (queue,
