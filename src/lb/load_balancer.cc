@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <future>
 #include <limits>
 #include <mutex>
 #include <thread>
@@ -21,6 +22,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -684,6 +686,28 @@ Result<> LoadBalancer::SetReady(std::string_view id, bool ready) {
     }
   }
   return Fail(ErrorCode::kNotFound, "backend \"" + std::string(id) + "\" not found");
+}
+
+Result<> LoadBalancer::SetPicker(const std::string& picker) {
+  std::vector<std::unique_ptr<Picker>> pickers;
+  for (std::size_t i = 0; i < state_->workers.size(); ++i) {
+    Result<std::unique_ptr<Picker>> made = MakePicker(picker, state_->options.seed + i);
+    if (!made) return tl::unexpected(made.error());
+    pickers.push_back(std::move(*made));
+  }
+  // Each worker swaps its own on its thread (the picker is touched only there).
+  std::vector<std::future<void>> swapped;
+  for (std::size_t i = 0; i < state_->workers.size(); ++i) {
+    auto done = std::make_shared<std::promise<void>>();
+    swapped.push_back(done->get_future());
+    Worker* worker = state_->workers[i].get();
+    asio::post(worker->ioc, [worker, next = std::move(pickers[i]), done]() mutable {
+      worker->picker = std::move(next);
+      done->set_value();
+    });
+  }
+  for (auto& f : swapped) f.wait();
+  return {};
 }
 
 void LoadBalancer::SetHoldWhenEmpty(Duration hold) {

@@ -6,8 +6,8 @@
 // backend set's version, readiness, in-flight counts) and the short per-backend stats locks.
 // One acceptor (on worker 0) hands accepted sockets to the workers round-robin: that spreads
 // even a few long-lived keep-alive connections evenly, where SO_REUSEPORT hashing would not.
-// The control methods (SetBackends, SetReady, SetHoldWhenEmpty, Stats, Stop) may be called
-// from any thread.
+// The control methods (SetBackends, SetReady, SetHoldWhenEmpty, SetPicker, Stats, Stop) may be
+// called from any thread but the workers'.
 //
 // Behaviour: HTTP/1.1 keep-alive on both sides (HTTP/1.0 clients work too); the request is
 // read whole (up to max_request_body_bytes) and sent with Content-Length; responses, chunked
@@ -76,6 +76,10 @@ class LoadBalancer {
   // While no backend is ready, a request waits up to `hold` for one before its 503.
   // 0 (the default) answers 503 at once.
   void SetHoldWhenEmpty(Duration hold);
+  // Switches every worker to the policy `picker` (see MakePicker); returns once each worker
+  // uses it, so requests after the call are picked by it. Requests in flight are unaffected.
+  // kInvalidArgument (naming the field) for an unknown policy, and nothing changes.
+  Result<> SetPicker(const std::string& picker);
 
   LbStats Stats() const;
 

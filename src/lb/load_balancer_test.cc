@@ -101,6 +101,30 @@ TEST(LoadBalancerTest, SpreadsRequestsOverReadyBackends) {
   EXPECT_EQ(answered, (std::map<std::string, int>{{"a", 10}, {"b", 10}, {"c", 10}}));
 }
 
+// `weft serve update` changing load_balancing: the running balancer switches policy.
+TEST(LoadBalancerTest, SwitchesPolicyWhileRunning) {
+  TestUpstream a("a"), b("b"), c("c");
+  auto lb = MustStart(Options(1, "power_of_two"));
+  ASSERT_TRUE(lb->SetBackends({At("a", a), At("b", b), At("c", c)}).has_value());
+  net::HttpClient client(Url(*lb), "");
+  auto spread = [&] {
+    std::map<std::string, int> answered;
+    for (int i = 0; i < 30; ++i) {
+      auto response = client.Get("/", kWait);
+      EXPECT_TRUE(response.has_value() && response->status == 200);
+      if (response) ++answered[Replica(*response)];
+    }
+    return answered;
+  };
+  const std::map<std::string, int> even{{"a", 10}, {"b", 10}, {"c", 10}};
+  EXPECT_NE(spread(), even);  // two random choices: uneven (deterministic for this seed)
+  const Result<> bad = lb->SetPicker("fastest");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_TRUE(Contains(bad.error().message, "picker")) << bad.error().message;
+  ASSERT_TRUE(lb->SetPicker("round_robin").has_value());
+  EXPECT_EQ(spread(), even);
+}
+
 TEST(LoadBalancerTest, NotReadyBackendGetsNothingUntilItIsReady) {
   TestUpstream a("a"), b("b");
   auto lb = MustStart();

@@ -207,8 +207,12 @@ void ServiceManager::Update(const std::string& name, model::ServiceSpec spec, St
     live->service = next;
     live->autoscaler->Reconfigure(AutoscalerConfigOf(next.spec));
     live->lb->SetHoldWhenEmpty(hold ? next.spec.autoscale.cold_start_timeout : Duration::zero());
-    // Swapping the balancer would drop its connections: the new policy waits for a restart.
-    live->message = policy_changed ? "load_balancing: the new policy applies from the next server restart" : "";
+    live->message.clear();
+    if (policy_changed) {  // the running balancer switches; connections stay
+      if (Result<> switched = live->lb->SetPicker(next.spec.load_balancing); !switched) {
+        live->message = "load_balancing: " + switched.error().message;
+      }
+    }
     Log(LogLevel::kInfo, "service {}: rolling update to generation {}", name, next.generation);
     Reconcile(*live, loop_.clock().Now());
     done(StatusOf(*live));

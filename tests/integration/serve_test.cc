@@ -258,7 +258,7 @@ TEST_F(ServeTest, RollingUpdateFailsNoRequestUnderSteadyLoad) {
     }
   });
   CommandResult update =
-      cluster_->Weft({"serve", "update", "roll", Spec("v2.yaml", "roll", "2", "", "v2")});
+      cluster_->Weft({"serve", "update", "roll", Spec("v2.yaml", "roll", "2", "load_balancing: power_of_two\n", "v2")});
   EXPECT_EQ(update.exit_code, 0) << update.err;
   const bool rolled = PollUntil(
       [&] {
@@ -280,6 +280,7 @@ TEST_F(ServeTest, RollingUpdateFailsNoRequestUnderSteadyLoad) {
   EXPECT_GT(v2, 20);
   for (long long id : old_jobs) EXPECT_EQ(cluster_->WaitFinal(id)["state"], "CANCELLED");
   EXPECT_EQ(Status("roll")["generation"], 2);
+  EXPECT_EQ(Status("roll").value("message", ""), "");  // the new policy is live, no restart needed
 }
 
 TEST_F(ServeTest, AutoscalesUpUnderLoadAndDownAfter) {
