@@ -489,6 +489,7 @@ void Controller::Burst(std::vector<JobId>& changed) {
     if (!TakeRoom(it->second, job.spec)) it->second.clear();
   }
   std::vector<std::pair<JobId, std::string>> bursting;
+  sched::QuotaLedger quota(options_.config.queues, QueueUsage());  // charged as jobs are chosen
   for (const auto& [id, pending] : pending_) {
     const Job& job = jobs_.at(id).job;
     // Only work that waits for the agents' capacity; not for quota, dependencies or holds.
@@ -496,7 +497,8 @@ void Controller::Burst(std::vector<JobId>& changed) {
     if (preemptors_.contains(id) || !job.spec.dependency.empty()) continue;
     const std::string target = BurstTarget(job.spec);
     auto it = room.find(target);
-    if (it == room.end() || !QuotaAdmits(job) || !TakeRoom(it->second, job.spec)) continue;
+    if (it == room.end() || !quota.Admits(QueueOf(job), JobTotal(job)) || !TakeRoom(it->second, job.spec)) continue;
+    quota.Charge(QueueOf(job), JobTotal(job));
     bursting.emplace_back(id, target);
   }
   for (const auto& [id, target] : bursting) {

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <cerrno>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -147,7 +148,16 @@ void RemoveAgentCgroups(const std::string& prefix) {
     std::sort(dirs.begin(), dirs.end(), [](const fs::path& a, const fs::path& b) {
       return a.string().size() > b.string().size();  // children before parents
     });
-    for (const fs::path& dir : dirs) ::rmdir(dir.c_str());
+    // A task SIGKILLed with its agent may still be exiting: what is left in the cgroup is this
+    // cluster's own task, killed again until the directory goes (bounded).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (const fs::path& dir : dirs) {
+      while (::rmdir(dir.c_str()) != 0 && errno == EBUSY && std::chrono::steady_clock::now() < deadline) {
+        std::ifstream procs(dir / "cgroup.procs");
+        for (pid_t pid; procs >> pid;) ::kill(pid, SIGKILL);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
   }
 }
 
