@@ -37,7 +37,8 @@ std::string SnapshotDifference(const sched::ClusterSnapshot& cached, const sched
     const sched::NodeView& b = fresh.nodes[i];
     if (a.name != b.name || a.pool != b.pool || a.capacity != b.capacity || a.free != b.free ||
         a.gpu_free != b.gpu_free || a.gpu_model != b.gpu_model || a.labels != b.labels ||
-        a.schedulable != b.schedulable || a.idle != b.idle || a.isolated != b.isolated) {
+        a.schedulable != b.schedulable || a.idle != b.idle || a.isolated != b.isolated ||
+        a.host_ports != b.host_ports) {
       return fmt::format("node {} (fresh {}): free {} (fresh {}), idle {} (fresh {})", a.name, b.name,
                          model::Describe(a.free), model::Describe(b.free), a.idle, b.idle);
     }
@@ -207,6 +208,7 @@ sched::PendingJob Controller::ToPending(const Job& job) {
   p.time_limit = job.spec.time_limit;
   p.topology = job.spec.topology;
   p.require_isolation = job.spec.require_isolation;
+  p.host_port = job.spec.host_port;
   return p;
 }
 
@@ -490,12 +492,14 @@ sched::ClusterSnapshot Controller::BuildSnapshot(bool include_down) const {
       sched::NodeView& view = snapshot.nodes[index.at(rank.node)];
       view.free -= rank.resources;
       view.idle = false;
+      if (const int port = jobs_.at(id).job.spec.host_port) view.host_ports.push_back(port);
       for (int g : rank.gpu_ids) {
         if (g >= 0 && static_cast<std::size_t>(g) < view.gpu_free.size()) view.gpu_free[g] = false;
       }
     }
     if (!running.ranks.empty()) snapshot.running.push_back(std::move(running));
   }
+  for (sched::NodeView& view : snapshot.nodes) std::sort(view.host_ports.begin(), view.host_ports.end());
   snapshot.queues = options_.config.queues;
   snapshot.queue_usage = QueueUsage();
   return snapshot;
@@ -529,6 +533,7 @@ void Controller::RecomputeView(sched::NodeView& view) const {
   view.free = view.capacity;
   view.gpu_free.assign(static_cast<std::size_t>(std::max<std::int64_t>(0, view.capacity.gpus)), true);
   view.idle = true;
+  view.host_ports.clear();
   auto jobs = jobs_on_node_.find(view.name);
   if (jobs == jobs_on_node_.end()) return;
   // Subtraction and clearing slots commute, so the order of jobs does not matter.
@@ -539,11 +544,13 @@ void Controller::RecomputeView(sched::NodeView& view) const {
       if (rank.node != view.name || job.tasks[r].phase == model::TaskPhase::kExited) continue;
       view.free -= rank.resources;
       view.idle = false;
+      if (job.spec.host_port) view.host_ports.push_back(job.spec.host_port);
       for (int g : rank.gpu_ids) {
         if (g >= 0 && static_cast<std::size_t>(g) < view.gpu_free.size()) view.gpu_free[g] = false;
       }
     }
   }
+  std::sort(view.host_ports.begin(), view.host_ports.end());  // as BuildSnapshot has them
 }
 
 void Controller::TouchSnapshot(const Job& job) {

@@ -102,6 +102,9 @@ struct JobSpec {
   // --max-pending: a job pending in one pool longer than this (on the agents, or queued inside
   // a slurm pool) moves on to the next pool of `pools`; nullopt = it waits where it is.
   std::optional<Duration> max_pending;
+  // A fixed port every rank listens on, on its node's address (a service's `port:`): no two
+  // jobs holding the same one share a node (as Kubernetes' hostPort). 0 = none.
+  int host_port = 0;
   bool exclusive = false;        // whole nodes
   // May be preempted (by higher --priority work, or when lent quota is reclaimed); a job
   // without it is never preempted.

@@ -283,6 +283,7 @@ JobSpec SpecFrom(const json& j) {
   GetIf(j, "priority", s.priority);
   GetIf(j, "queue", s.queue);
   GetIf(j, "pools", s.pools);
+  GetIf(j, "host_port", s.host_port);
   if (auto it = j.find("max_pending_us"); it != j.end() && !it->is_null()) {
     s.max_pending = Duration(As<std::int64_t>(*it, "max_pending_us"));
   }
@@ -354,6 +355,7 @@ void to_json(json& j, const JobSpec& s) {
   // Written only when set, so records of plain jobs stay as they were.
   if (!s.topology.empty()) j["topology"] = s.topology;
   if (s.max_pending) j["max_pending_us"] = s.max_pending->count();
+  if (s.host_port) j["host_port"] = s.host_port;
   if (s.require_isolation) j["require_isolation"] = true;
   if (!s.service.empty()) {
     j["service"] = s.service;
@@ -549,6 +551,7 @@ class JobWriter {
     Key("error"), Str(s.error_pattern);
     Key("exclusive"), Bool(s.exclusive);
     Key("gpu_model"), Str(s.gpu_model);
+    if (s.host_port) Key("host_port"), Int(s.host_port);
     if (s.max_pending) Key("max_pending_us"), Int(s.max_pending->count());
     Key("max_retries"), Int(s.max_retries);
     Key("name"), Str(s.name);

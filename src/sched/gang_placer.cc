@@ -320,6 +320,7 @@ NodeView Pristine(NodeView node) {
   node.gpu_free.assign(node.gpu_free.size(), true);
   node.idle = true;
   node.schedulable = true;
+  node.host_ports.clear();
   return node;
 }
 
@@ -457,6 +458,7 @@ model::NodeAllocation GangPlacer::CommitRank(const PendingJob& job, NodeView& no
   }
   node.free -= rank.resources;
   node.idle = false;
+  if (job.host_port != 0) node.host_ports.push_back(job.host_port);
   return rank;
 }
 

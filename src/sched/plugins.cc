@@ -90,6 +90,11 @@ void ResourceFitFilter::Narrow(const PendingJob& job, NodeQuery& query) const {
   }
 }
 
+Verdict HostPortFilter::Filter(const PendingJob& job, const NodeView& node) const {
+  if (Accepts(job, node)) return Verdict::Success();
+  return Verdict::Unschedulable(fmt::format("port {} is taken on the node", job.host_port));
+}
+
 Verdict IsolationFilter::Filter(const PendingJob& job, const NodeView& node) const {
   if (Accepts(job, node)) return Verdict::Success();
   return Verdict::Unresolvable("node does not enforce isolation (memory, CPU, process limits)");

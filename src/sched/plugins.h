@@ -3,6 +3,7 @@
 // call so the same instance serves the daemon and the simulator.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -86,6 +87,18 @@ class IsolationFilter final : public FilterPlugin {
   Verdict Filter(const PendingJob& job, const NodeView& node) const override;
   bool Accepts(const PendingJob& job, const NodeView& node) const override {
     return !job.require_isolation || node.isolated;
+  }
+};
+
+// A fixed port (a service's `port:`): not on a node where a running job holds the same one,
+// so two replicas never race for it. Other jobs pass anywhere.
+class HostPortFilter final : public FilterPlugin {
+ public:
+  std::string_view name() const override { return "host_port"; }
+  Verdict Filter(const PendingJob& job, const NodeView& node) const override;
+  bool Accepts(const PendingJob& job, const NodeView& node) const override {
+    return job.host_port == 0 ||
+           std::find(node.host_ports.begin(), node.host_ports.end(), job.host_port) == node.host_ports.end();
   }
 };
 

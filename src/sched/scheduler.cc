@@ -22,6 +22,7 @@ Profile DefaultProfile() {
   p.filters.push_back(std::make_unique<NodeAvailableFilter>());
   p.filters.push_back(std::make_unique<ResourceFitFilter>());
   p.filters.push_back(std::make_unique<IsolationFilter>());
+  p.filters.push_back(std::make_unique<HostPortFilter>());
   p.scorers.push_back(std::make_unique<BestFitScore>());
   return p;
 }
@@ -44,11 +45,11 @@ namespace {
 // (and the plan only fills) as the cycle goes on, so a shape that failed once fails for
 // every later job that would run at least as long.
 using Shape = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, std::string, bool,
-                         std::vector<std::string>, std::string, bool>;
+                         std::vector<std::string>, std::string, bool, int>;
 Shape ShapeOf(const PendingJob& job) {
   return {job.num_nodes, job.per_node.cpu_milli, job.per_node.memory_bytes, job.per_node.gpus,
           job.gpu_model, job.exclusive,          job.pools,          job.topology,
-          job.require_isolation};
+          job.require_isolation, job.host_port};
 }
 
 }  // namespace
@@ -152,6 +153,7 @@ CycleResult Scheduler::RunCycle(const ClusterSnapshot& cluster,
         node.free = node.capacity;
         node.gpu_free.assign(node.gpu_free.size(), true);
         node.idle = true;
+        node.host_ports.clear();  // held only while their jobs run
       }
     }
     for (std::size_t i = 0; i < pristine.size(); ++i) {
@@ -247,6 +249,7 @@ Verdict Scheduler::CheckFeasible(const PendingJob& job, const ClusterSnapshot& c
     node.gpu_free.assign(node.gpu_free.size(), true);
     node.idle = true;
     node.schedulable = true;
+    node.host_ports.clear();
     bool fits = true;
     for (const auto& filter : profile_.filters) {
       Verdict v = filter->Filter(job, node);

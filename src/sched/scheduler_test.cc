@@ -111,6 +111,31 @@ TEST(SchedulerTest, ExclusiveJobTakesWholeIdleNode) {
   EXPECT_EQ(ReasonOf(r, 2), "Priority");
 }
 
+// Replicas of a service with a fixed port: never two on one node (as Kubernetes' hostPort),
+// whether the other holds it already or starts in the same cycle; other ports and jobs pass.
+TEST(SchedulerTest, AFixedPortKeepsJobsOffANodeWhereItIsTaken) {
+  const Scheduler scheduler(DefaultProfile());
+  auto with_port = [](model::JobId id, int port) {
+    PendingJob job = JobBuilder(id).Cpus(1).Build();
+    job.host_port = port;
+    return job;
+  };
+  ClusterSnapshot one = Cluster(1, 8, 0);
+  one.nodes[0].host_ports = {8000};
+  const std::vector<PendingJob> two_ports = {with_port(1, 8000), with_port(2, 9000)};
+  const CycleResult taken = scheduler.RunCycle(one, two_ports, TimePoint{});
+  EXPECT_EQ(FindStart(taken, 1), nullptr);
+  EXPECT_NE(ReasonOf(taken, 1), "None");
+  EXPECT_NE(FindStart(taken, 2), nullptr) << ReasonOf(taken, 2) << " / " << ReasonOf(taken, 1);
+
+  const std::vector<PendingJob> one_port = {with_port(1, 8000), with_port(2, 8000), with_port(3, 8000)};
+  const CycleResult same_cycle = scheduler.RunCycle(Cluster(2, 8, 0), one_port, TimePoint{});
+  ASSERT_NE(FindStart(same_cycle, 1), nullptr);
+  ASSERT_NE(FindStart(same_cycle, 2), nullptr);
+  EXPECT_NE(FindStart(same_cycle, 1)->allocation.ranks[0].node, FindStart(same_cycle, 2)->allocation.ranks[0].node);
+  EXPECT_EQ(FindStart(same_cycle, 3), nullptr);  // both nodes hold 8000 now
+}
+
 TEST(SchedulerTest, DownNodesAndOtherPoolsAreSkipped) {
   const Scheduler scheduler(DefaultProfile());
   ClusterSnapshot cluster;

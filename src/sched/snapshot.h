@@ -25,6 +25,7 @@ struct NodeView {
   bool schedulable = true;         // false while DOWN or draining
   bool idle = true;                // no allocation at all (what --exclusive needs)
   bool isolated = false;           // enforces what --require-isolation needs
+  std::vector<int> host_ports;     // fixed ports held by jobs running here (JobSpec::host_port)
 };
 
 // One running job's hold on the cluster, for planning ahead (backfill). Its resources are
@@ -75,6 +76,7 @@ struct PendingJob {
   // that label (see GangPlacer, kTopologyLevels).
   std::string topology;
   bool require_isolation = false;  // only nodes with `isolated`
+  int host_port = 0;               // only nodes where no running job holds it (0 = none)
   // Preemption holds (sched/preemption.h): this job preempted running jobs to make room for
   // itself. Until it starts it goes before every other job (so nobody else takes what its
   // victims free), and its quota ignores what stopping jobs still hold. While

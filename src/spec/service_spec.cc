@@ -346,7 +346,10 @@ model::JobSpec ReplicaJobSpec(const model::ServiceSpec& s, int generation, int r
   job.script = std::move(script);
   job.env = s.env;
   job.env["WEFT_REPLICA"] = std::to_string(replica);
-  if (s.port > 0) job.env["WEFT_PORT"] = std::to_string(s.port);
+  if (s.port > 0) {
+    job.env["WEFT_PORT"] = std::to_string(s.port);
+    job.host_port = s.port;  // two replicas never share a node (and its port)
+  }
   job.submit_dir = s.submit_dir;
   job.work_dir = s.submit_dir;
   job.user = s.user;

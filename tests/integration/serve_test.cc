@@ -11,6 +11,10 @@
 #include <string>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <gtest/gtest.h>
 
 #include "local_cluster.h"
@@ -129,6 +133,42 @@ class ServeTest : public ::testing::Test {
   std::unique_ptr<LocalCluster> cluster_;
   std::string flags_;
 };
+
+// A port no one listens on now (bound to port 0 and released), for a service's fixed `port:`.
+int UnusedPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// A fixed `port:` (Kubernetes' hostPort): replicas spread over the nodes, each binding it on
+// its own node's address; one more replica than nodes waits rather than start beside another
+// and fail to bind.
+TEST_F(ServeTest, FixedPortReplicasNeverShareANode) {
+  const int port = UnusedPort();
+  ASSERT_GT(port, 0);
+  Up(Spec("fixed.yaml", "fixed", "3", "port: " + std::to_string(port) + "\n"));
+  ASSERT_TRUE(WaitReady("fixed", 2)) << Status("fixed").dump(2);
+  const json status = Status("fixed");
+  std::set<std::string> hosts;
+  for (const json& r : status["replicas"]) {
+    if (r["ready"] == true) hosts.insert(r["host"].get<std::string>());
+  }
+  EXPECT_EQ(hosts.size(), 2u) << status.dump(2);
+  int pending = 0;
+  for (long long id : JobIds(status)) pending += cluster_->Job(id)["state"] == "PENDING";
+  EXPECT_EQ(pending, 1) << status.dump(2);
+  EXPECT_EQ(cluster_->Weft({"serve", "down", "fixed"}).exit_code, 0);
+}
 
 TEST_F(ServeTest, UpGatesOnReadinessListsStatusAndDownStopsEverything) {
   WriteFile(flags_ + "/sick-1", "");  // replica 1 fails its probe from the start
