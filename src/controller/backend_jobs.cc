@@ -431,7 +431,7 @@ void Controller::MoveOnAfterMaxPending(TimePoint now, std::vector<JobId>& change
     if (pool == backend_pools_.end()) continue;
     leaving_backend_[id] = fmt::format("pending longer than its max-pending ({} s)",
                                        std::chrono::duration_cast<std::chrono::seconds>(*job.spec.max_pending).count());
-    pool->second.backend->Cancel(id, true, [id, pool = job.backend_pool](Result<> r) {
+    pool->second.backend->Cancel(id, true, [id = id, pool = job.backend_pool](Result<> r) {
       if (!r) Log(LogLevel::kWarn, "job {}: scancel --state=PENDING in pool {}: {}", id, pool, r.error().message);
     });
   }
