@@ -393,6 +393,11 @@ void TaskIsolation::Close() {
   janitor_->Stop(std::chrono::seconds(5));
   janitor_.reset();
   driver_->DrainPool();
+  // A task that ended before its sweep ran left an empty cgroup: nothing to adopt there, so it
+  // goes. Cgroups with processes stay for the next agent to adopt (a restart, not a stop).
+  for (const std::string& name : driver_->List()) {
+    if (driver_->Pids(name).empty()) [[maybe_unused]] auto removed = driver_->Remove(name);
+  }
   if (driver_->List().empty()) [[maybe_unused]] auto removed = driver_->RemoveBase();
 }
 

@@ -78,9 +78,9 @@ class TaskIsolation {
   // removal failed before).
   void CollectLeftovers(const std::set<model::TaskKey>& keep);
 
-  // At the agent's stop: finishes the janitor's work (bounded), then removes the base cgroup
-  // when no task cgroup is left in it (running tasks keep theirs, for the next agent to
-  // adopt). Idempotent.
+  // At the agent's stop: finishes the janitor's work (bounded), removes the cgroups without a
+  // process (tasks that ended before their sweep), then the base when no task cgroup is left
+  // in it (running tasks keep theirs, for the next agent to adopt). Idempotent.
   void Close();
 
   static std::string CgroupName(const model::TaskKey& key);  // "task-12.0@1"

@@ -1,5 +1,6 @@
 #include "agent/task_isolation.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -119,6 +120,44 @@ TEST_F(TaskIsolationTest, FencedTaskCannotOpenOtherGpusAndCountsItsOwnFromZero) 
   EXPECT_EQ(ReadAll(dir_ + "/out"), "gpu0=denied\ngpu1=open\nvisible=0\n");
   (*isolation)->Cleanup(a.key);
   (*isolation)->Close();  // waits for the janitor, then removes the emptied base
+  EXPECT_FALSE(BaseExists(base));
+}
+
+// An agent that stops removes the cgroups of tasks that ended (their sweep had not run yet)
+// and keeps those whose processes still run, for the next agent to adopt.
+TEST_F(TaskIsolationTest, CloseRemovesEndedTasksCgroupsAndKeepsLiveOnes) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root for cgroups";
+  const std::string base = "weft-isotest3-" + std::to_string(::getpid());
+  IsolationConfig config;
+  auto isolation = TaskIsolation::Create(config, base);
+  ASSERT_TRUE(isolation) << isolation.error().message;
+  if (!(*isolation)->Describe().memory) GTEST_SKIP() << "no memory controller here";
+  model::TaskAssignment ended = Assignment({});
+  LaunchSpec done_spec = Shell("true");
+  auto done_placement = (*isolation)->Prepare(ended, "", done_spec);
+  ASSERT_TRUE(done_placement) << done_placement.error().message;
+  done_spec.cgroup = &*done_placement;
+  ASSERT_EQ(Run(done_spec), 0);
+  model::TaskAssignment live = Assignment({});
+  live.key = {78, 0, 0};
+  LaunchSpec live_spec = Shell("exec sleep 300");
+  auto live_placement = (*isolation)->Prepare(live, "", live_spec);
+  ASSERT_TRUE(live_placement) << live_placement.error().message;
+  live_spec.cgroup = &*live_placement;
+  std::promise<int> live_exit;
+  auto pid = ChildReaper::Instance().LaunchWatched([&] { return LaunchProcess(live_spec); },
+                                                   [&](pid_t, int status) { live_exit.set_value(status); });
+  ASSERT_TRUE(pid) << pid.error().message;
+
+  (*isolation)->Close();  // no Cleanup of either: the agent stops
+  EXPECT_FALSE(BaseExists(base + "/" + TaskIsolation::CgroupName(ended.key)));
+  EXPECT_TRUE(BaseExists(base + "/" + TaskIsolation::CgroupName(live.key)));
+
+  ::kill(*pid, SIGKILL);
+  live_exit.get_future().wait();
+  auto next = TaskIsolation::Create(config, base);  // the next agent collects it
+  ASSERT_TRUE(next) << next.error().message;
+  (*next)->Close();
   EXPECT_FALSE(BaseExists(base));
 }
 
